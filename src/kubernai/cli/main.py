@@ -1,0 +1,184 @@
+"""``kubernai``: parse the command line and dispatch; heavy modules load lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import TextIO
+
+from kubernai._version import __version__
+from kubernai.errors import EXIT_INTERNAL, EXIT_USAGE, KubernaiError
+
+FORMATS = ("text", "json", "sarif", "github")
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main`` owns the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = _Parser(
+        prog="kubernai",
+        description=(
+            "The mechanism reference for AI workloads on Kubernetes, made executable: "
+            "find GPU training and LLM serving failure modes in manifests."
+        ),
+        epilog="Run `kubernai COMMAND --help` for a command's options.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"kubernai {__version__}"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks of internal errors"
+    )
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+
+    check = commands.add_parser(
+        "check",
+        help="find failure modes in manifests (files, folders, - for stdin)",
+        description=(
+            "Check Kubernetes manifests for GPU and AI failure modes. PATH is a "
+            "file, a folder (searched for *.yaml, *.yml, *.json) or - for stdin, "
+            "e.g. "
+            "`helm template my-release ./chart | kubernai check -`."
+        ),
+        epilog=(
+            "Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage, "
+            "input or config error, 3 internal error. Suppress one finding with "
+            'the annotation ignore-check.kubernai.io/<rule-name>: "<reason>" on '
+            "the object or its pod template."
+        ),
+    )
+    check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files, folders, or - for stdin"
+    )
+    check.add_argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output format (default: text)",
+    )
+    check.add_argument(
+        "-o", "--output", metavar="FILE", help="write the report to FILE"
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="warning",
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
+    check.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="run only this rule (code or name; repeatable)",
+    )
+    check.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="turn a rule off (code or name; repeatable)",
+    )
+    config = check.add_mutually_exclusive_group()
+    config.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: nearest .kubernai.yaml upward)",
+    )
+    config.add_argument(
+        "--no-config", action="store_true", help="ignore any .kubernai.yaml"
+    )
+    check.add_argument(
+        "--max-file-size",
+        type=float,
+        default=16.0,
+        metavar="MIB",
+        help="largest file read, in MiB (default: 16)",
+    )
+    check.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in text output (default: auto, on a terminal without NO_COLOR)",
+    )
+    check.add_argument(
+        "--debug", action="store_true", help="show tracebacks of internal errors"
+    )
+
+    rules = commands.add_parser(
+        "rules", help="list the rules", description="List every rule kubernai has."
+    )
+    rules.add_argument("-f", "--format", choices=("text", "json", "md"), default="text")
+
+    explain = commands.add_parser(
+        "explain",
+        help="show a rule's documentation or a mechanism's summary",
+        description=(
+            "Show the documentation of a rule (code or name) or of a mechanism (slug)."
+        ),
+    )
+    explain.add_argument("topic", metavar="CODE|NAME|SLUG")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run kubernai with ``argv``; returns the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+    except _UsageError as exc:
+        print(exc, file=err)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version
+        code = exc.code
+        return code if isinstance(code, int) else 0
+    try:
+        if args.command == "check":
+            from kubernai.cli.check import run_check
+
+            return run_check(args, stdout=out, stderr=err)
+        if args.command == "rules":
+            from kubernai.cli.catalog import run_rules
+
+            return run_rules(args.format, stdout=out)
+        if args.command == "explain":
+            from kubernai.cli.catalog import run_explain
+
+            return run_explain(args.topic, stdout=out)
+        build_parser().print_help(out)
+        return EXIT_USAGE
+    except KubernaiError as exc:
+        print(f"kubernai: error: {exc}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("kubernai: interrupted", file=err)
+        return 130
+    except Exception:  # noqa: BLE001 - last line of defence
+        if debug:
+            traceback.print_exc(file=err)
+        print("kubernai: internal error (a bug); rerun with --debug", file=err)
+        return EXIT_INTERNAL

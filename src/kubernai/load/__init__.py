@@ -1,0 +1,1 @@
+"""Sources of manifests: files, folders and stdin, with exact source locations."""

@@ -1,0 +1,301 @@
+"""Read manifests from files, folders and stdin into Resources and invalid documents.
+
+Every object keeps its file and line; Helm output is mapped back to its
+templates through the ``# Source:`` comments that ``helm template`` writes.
+Hostile input is bounded: files over the size limit, binary files, text that
+is not UTF-8, alias bombs and deep nesting each become one invalid document.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, BinaryIO
+
+import yaml
+from yaml.nodes import Node, SequenceNode
+
+from kubernai.errors import InputError
+from kubernai.load.tree import TEMPLATE_HINT, ParsedDocument, node_line, parse_documents
+from kubernai.model.resource import Path, Resource, Source
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
+STDIN = "-"
+_SOURCE_COMMENT = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
+_DOCUMENT_START = re.compile(r"^---(?=\s|$)", re.M)
+_LEADING_TABS = re.compile(r"^\t+", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidDocument:
+    """Input that could not be read as manifests, with where and why."""
+
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """Everything read from the inputs of one run."""
+
+    resources: list[Resource] = field(default_factory=list)
+    invalid: list[InvalidDocument] = field(default_factory=list)
+    skipped: int = 0
+    """Documents that are not Kubernetes objects (no apiVersion or kind)."""
+    files: set[str] = field(default_factory=set)
+
+
+def discover(paths: Iterable[str]) -> Iterator[str]:
+    """Expand folders into their manifest files (sorted, hidden folders skipped)."""
+    for path in paths:
+        if path == STDIN:
+            yield path
+            continue
+        target = FsPath(path)
+        if target.is_dir():
+            for root, dirs, files in os.walk(target):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.endswith(MANIFEST_SUFFIXES):
+                        yield str(FsPath(root) / name)
+        elif target.exists():
+            yield path
+        else:
+            raise InputError(f"{path}: no such file or directory")
+
+
+def load_paths(
+    paths: Iterable[str],
+    *,
+    stdin: BinaryIO | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> LoadResult:
+    """Load every manifest under ``paths``; ``-`` reads ``stdin``."""
+    result = LoadResult()
+    for path in discover(paths):
+        if path == STDIN:
+            if stdin is None:
+                raise InputError("-: no standard input to read")
+            data = stdin.read(max_file_bytes + 1)
+            load_bytes(data, "<stdin>", result=result, max_file_bytes=max_file_bytes)
+            continue
+        try:
+            size = FsPath(path).stat().st_size
+            if size > max_file_bytes:
+                result.files.add(path)
+                result.invalid.append(
+                    InvalidDocument(path, 1, _too_large(size, max_file_bytes))
+                )
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read(max_file_bytes + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from exc
+        load_bytes(data, path, result=result, max_file_bytes=max_file_bytes)
+    return result
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"file is {size / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB limit "
+        "(raise it with --max-file-size)"
+    )
+
+
+def decode(data: bytes) -> tuple[str | None, str, int]:
+    """Text of ``data``, or ``None`` with the reason and the 1-based line."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "", 0
+        except UnicodeDecodeError:
+            return None, "not valid UTF-16 text", 1
+    head = data[:8192]
+    if b"\x00" in head:
+        return None, "binary file (contains NUL bytes), not a manifest", 1
+    try:
+        return data.decode("utf-8-sig"), "", 0
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        return None, f"not UTF-8 text (byte 0x{byte:02x} at line {line})", line
+
+
+def load_bytes(
+    data: bytes,
+    file: str,
+    *,
+    result: LoadResult,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> None:
+    """Load one file's bytes into ``result``."""
+    result.files.add(file)
+    if len(data) > max_file_bytes:
+        result.invalid.append(
+            InvalidDocument(file, 1, _too_large(len(data), max_file_bytes))
+        )
+        return
+    text, reason, line = decode(data)
+    if text is None:
+        result.invalid.append(InvalidDocument(file, line, reason))
+        return
+    load_text(text, file, result=result)
+
+
+def load_text(text: str, file: str, *, result: LoadResult) -> None:
+    """Load one file's text into ``result``, going on past broken documents."""
+    result.files.add(file)
+    if file.endswith(".json") or (
+        file == "<stdin>" and text.lstrip()[:1] in ("{", "[")
+    ):
+        text = _LEADING_TABS.sub(lambda m: "  " * len(m.group()), text)
+    sources = _helm_sources(text)
+    base = 0  # lines of ``text`` before the chunk being parsed
+    chunk = text
+    previous_end = 0
+    while True:
+        try:
+            for document in parse_documents(chunk):
+                start = document.start_line + base
+                helm = _helm_source_for(sources, previous_end, start)
+                previous_end = document.end_line + base
+                _add_document(document, file, base, helm, result)
+            return
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(
+                exc, "context_mark", None
+            )
+            error_line = (mark.line + 1 if mark is not None else 1) + base
+            shown_file, shown_line = file, error_line
+            helm = _helm_source_for(sources, previous_end, error_line)
+            if helm is not None:
+                shown_file, shown_line = helm[1], error_line - helm[0]
+            lines = text.splitlines()
+            line_text = lines[error_line - 1] if 0 < error_line <= len(lines) else ""
+            reason = _yaml_reason(exc, line_text)
+            result.invalid.append(InvalidDocument(shown_file, shown_line, reason))
+            resume = _next_document_start(text, error_line)
+            if resume is None:
+                return
+            base, chunk = resume
+            previous_end = base
+
+
+def _yaml_reason(exc: yaml.YAMLError, line_text: str) -> str:
+    if "{{" in line_text:
+        return TEMPLATE_HINT
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        reason = f"{context}, {problem}" if context else str(problem)
+        return f"YAML does not parse: {reason}"
+    first = str(exc).strip().splitlines()
+    return f"YAML does not parse: {first[0] if first else type(exc).__name__}"
+
+
+def _next_document_start(text: str, after_line: int) -> tuple[int, str] | None:
+    """The lines before, and the text from, the first ``---`` after ``after_line``."""
+    offset = 0
+    for _ in range(after_line):
+        newline = text.find("\n", offset)
+        if newline < 0:
+            return None
+        offset = newline + 1
+    match = _DOCUMENT_START.search(text, offset)
+    if match is None:
+        return None
+    return text.count("\n", 0, match.start()), text[match.start() :]
+
+
+def _helm_sources(text: str) -> list[tuple[int, str]]:
+    if "# Source: " not in text:
+        return []
+    return [
+        (text.count("\n", 0, m.start()) + 1, m.group(1))
+        for m in _SOURCE_COMMENT.finditer(text)
+    ]
+
+
+def _helm_source_for(
+    sources: list[tuple[int, str]], after: int, before: int
+) -> tuple[int, str] | None:
+    """The last ``# Source:`` comment between two lines: (its line, template)."""
+    found = None
+    for line, path in sources:
+        if after < line < before:
+            found = (line, path)
+        elif line >= before:
+            break
+    return found
+
+
+def _add_document(
+    document: ParsedDocument,
+    file: str,
+    base: int,
+    helm: tuple[int, str] | None,
+    result: LoadResult,
+) -> None:
+    shown_file, shift = file, base
+    if helm is not None:
+        shown_file, shift = helm[1], base - helm[0]
+        result.files.add(shown_file)
+    if document.error:
+        result.invalid.append(
+            InvalidDocument(shown_file, document.start_line + shift, document.error)
+        )
+        return
+    data = document.data
+    if data is None:
+        return
+    if not _is_object(data):
+        result.skipped += 1
+        return
+    if data.get("kind") == "List" and isinstance(data.get("items"), list):
+        item_nodes = _items_nodes(document.node)
+        for index, item in enumerate(data["items"]):
+            node = item_nodes[index] if index < len(item_nodes) else document.node
+            if _is_object(item):
+                result.resources.append(_resource(item, node, shown_file, file, shift))
+            else:
+                result.skipped += 1
+        return
+    result.resources.append(_resource(data, document.node, shown_file, file, shift))
+
+
+def _is_object(data: Any) -> bool:
+    return (
+        isinstance(data, Mapping)
+        and isinstance(data.get("apiVersion"), str)
+        and isinstance(data.get("kind"), str)
+        and bool(data["kind"])
+    )
+
+
+def _items_nodes(node: Node) -> list[Node]:
+    for key_node, value_node in getattr(node, "value", ()):
+        if getattr(key_node, "value", None) == "items" and isinstance(
+            value_node, SequenceNode
+        ):
+            return list(value_node.value)
+    return []
+
+
+def _resource(data: Any, node: Node, file: str, origin: str, shift: int) -> Resource:
+    def line_of(path: Path) -> int:
+        return node_line(node, path) + shift
+
+    return Resource(
+        raw=data,
+        source=Source(
+            file=file,
+            line=node.start_mark.line + 1 + shift,
+            origin=origin if origin != file else "",
+            line_of=line_of,
+        ),
+    )

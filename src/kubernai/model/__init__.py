@@ -1,0 +1,1 @@
+"""Kubernetes objects as raw mappings read through tolerant accessors."""

@@ -1,0 +1,156 @@
+"""One Kubernetes object: its raw mapping, where it came from, and safe accessors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubernai.model.workload import PodTemplate
+
+Raw = Mapping[str, Any]
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an object was read: a display file and the 1-based line of the object.
+
+    ``line_of`` maps a field path to its line; ``origin`` is the file actually
+    read when ``file`` names a Helm template (``# Source:`` comments).
+    """
+
+    file: str
+    line: int
+    origin: str = ""
+    line_of: Callable[[Path], int] | None = field(default=None, compare=False)
+
+
+def get_path(data: Any, *path: str | int) -> Any:
+    """Follow ``path`` through dicts and lists; ``None`` where the shape is wrong."""
+    for step in path:
+        if isinstance(step, str):
+            if not isinstance(data, Mapping):
+                return None
+            data = data.get(step)
+        else:
+            if not isinstance(data, list) or not 0 <= step < len(data):
+                return None
+            data = data[step]
+        if data is None:
+            return None
+    return data
+
+
+def get_map(data: Any, *path: str | int) -> Mapping[str, Any]:
+    """The mapping at ``path``, or an empty one."""
+    value = get_path(data, *path)
+    return value if isinstance(value, Mapping) else {}
+
+
+def get_list(data: Any, *path: str | int) -> list[Any]:
+    """The list at ``path``, or an empty one."""
+    value = get_path(data, *path)
+    return value if isinstance(value, list) else []
+
+
+def get_str(data: Any, *path: str | int) -> str:
+    """The string at ``path``, or ``""``."""
+    value = get_path(data, *path)
+    return value if isinstance(value, str) else ""
+
+
+def iter_maps(data: Any, *path: str | int) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Index and item of each mapping in the list at ``path``; other items skipped."""
+    for index, item in enumerate(get_list(data, *path)):
+        if isinstance(item, Mapping):
+            yield index, item
+
+
+_PLACEHOLDER_MARKS = ("$", "{{", "<", "%")
+
+
+def is_placeholder(value: object) -> bool:
+    """A value left for a templating step: ``$GPUS``, ``<N>``, ``PLACEHOLDER_GPUS``."""
+    if not isinstance(value, str):
+        return False
+    if any(mark in value for mark in _PLACEHOLDER_MARKS):
+        return True
+    letters = value.replace("_", "")
+    return "_" in value and letters.isalnum() and value.upper() == value
+
+
+def format_path(path: Path) -> str:
+    """Render a field path as the API server does: ``spec.containers[0].x[a/b]``."""
+    out: list[str] = []
+    for step in path:
+        if isinstance(step, int) or "." in step or "/" in step or not step:
+            out.append(f"[{step}]")
+        else:
+            out.append(f".{step}" if out else step)
+    return "".join(out)
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    """A Kubernetes object read from some source. Never mutated."""
+
+    raw: Raw
+    source: Source
+
+    @cached_property
+    def api_version(self) -> str:
+        """``apiVersion`` as written."""
+        return get_str(self.raw, "apiVersion")
+
+    @cached_property
+    def group(self) -> str:
+        """The API group ("" for the core group)."""
+        version = self.api_version
+        return version.rsplit("/", 1)[0] if "/" in version else ""
+
+    @cached_property
+    def kind(self) -> str:
+        """``kind`` as written."""
+        return get_str(self.raw, "kind")
+
+    @cached_property
+    def name(self) -> str:
+        """``metadata.name`` (or ``generateName``), else ``""``."""
+        return get_str(self.raw, "metadata", "name") or get_str(
+            self.raw, "metadata", "generateName"
+        )
+
+    @cached_property
+    def namespace(self) -> str:
+        """``metadata.namespace``; ``""`` when the manifest leaves it to kubectl."""
+        return get_str(self.raw, "metadata", "namespace")
+
+    @cached_property
+    def labels(self) -> Mapping[str, Any]:
+        """``metadata.labels``."""
+        return get_map(self.raw, "metadata", "labels")
+
+    @cached_property
+    def annotations(self) -> Mapping[str, Any]:
+        """``metadata.annotations``."""
+        return get_map(self.raw, "metadata", "annotations")
+
+    @cached_property
+    def templates(self) -> tuple[PodTemplate, ...]:
+        """The pod templates this object creates pods from (see the workload table)."""
+        from kubernai.model.workload import pod_templates
+
+        return pod_templates(self)
+
+    def line_of(self, path: Path) -> int:
+        """The 1-based line of the field at ``path``, else of the object."""
+        finder = self.source.line_of
+        return finder(path) if finder is not None and path else self.source.line
+
+    def display(self) -> str:
+        """``Kind namespace/name`` for messages."""
+        name = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {name or '(unnamed)'}"

@@ -1,0 +1,1 @@
+"""Reporters: a Report rendered as text, JSON, SARIF or GitHub annotations."""

@@ -1,0 +1,1 @@
+"""The rules: one module, one class, registered on import."""

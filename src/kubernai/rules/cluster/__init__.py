@@ -1,0 +1,1 @@
+"""Checks for the cluster section: scheduling, placement, quotas, GPU sharing."""

@@ -1,0 +1,1 @@
+"""Tool-level findings (``KAI``): input kubernai could not read, rules that crashed."""
