@@ -1,7 +1,5 @@
 """``python -m kubernai``."""
 
-import sys
+from kubernai.cli.main import entry
 
-from kubernai.cli.main import main
-
-sys.exit(main())
+entry()

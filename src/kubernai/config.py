@@ -97,6 +97,11 @@ def load_config(path: FsPath) -> Config:
     text, reason, line = decode(data)
     if text is None:
         raise ConfigError(f"{shown}:{line}: {reason}")
+    return parse_config(text, shown)
+
+
+def parse_config(text: str, shown: str = "<config>") -> Config:
+    """Validate config ``text``; ``shown`` names it in errors."""
     try:
         documents = list(parse_documents(text))
     except yaml.YAMLError as exc:

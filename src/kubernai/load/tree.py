@@ -9,7 +9,7 @@ than its text; a document that refers to itself is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,20 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 try:
-    from yaml import CSafeLoader as _Loader
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -35,6 +46,36 @@ TEMPLATE_HINT = (
     "unrendered template ({{ }}): render it first, e.g. "
     "`helm template RELEASE CHART | kubernai check -`"
 )
+
+
+_SCALAR_TAGS: dict[str, str] = {}
+_SCALAR_TAGS_MAX = 50_000
+
+
+class _Loader(_Parser, yaml.resolver.Resolver):
+    """libyaml's composer with a resolver that remembers plain scalars' tags.
+
+    The composer asks the (pure Python) resolver for the tag of every node;
+    manifests repeat the same keys and values, so the answers are cached.
+    """
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        yaml.resolver.Resolver.__init__(self)
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                tag = _SCALAR_TAGS.get(value)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                    if len(_SCALAR_TAGS) < _SCALAR_TAGS_MAX and len(value) < 64:
+                        _SCALAR_TAGS[value] = tag
+                return tag
+            return _STR
+        if kind is MappingNode:
+            return "tag:yaml.org,2002:map"
+        return "tag:yaml.org,2002:seq"
 
 
 class RecursiveAliasError(ValueError):
@@ -82,56 +123,62 @@ def _scalar(node: ScalarNode) -> Any:
     return value
 
 
-class _Converter:
-    __slots__ = ("memo",)
+def _converter() -> Callable[[Node], Any]:
+    """A converter for one document: aliases resolve to the objects built for them.
 
-    def __init__(self) -> None:
-        self.memo: dict[int, Any] = {}
+    Written as closures over locals because it runs once per node.
+    """
+    memo: dict[int, Any] = {}
+    scalar_node, mapping_node, text_tag = ScalarNode, MappingNode, _STR
 
-    def convert(self, node: Node) -> Any:
-        cls = node.__class__
-        if cls is ScalarNode:
-            return _scalar(node)  # type: ignore[arg-type]
+    def convert(node: Node) -> Any:
+        if node.__class__ is scalar_node:
+            if node.tag == text_tag:
+                return node.value
+            return _scalar(node)
         key = id(node)
-        done = self.memo.get(key)
+        done = memo.get(key)
         if done is not None:
             if done is _IN_PROGRESS:
                 raise RecursiveAliasError(node.start_mark.line + 1)
             return done
-        self.memo[key] = _IN_PROGRESS
+        memo[key] = _IN_PROGRESS
         result: Any
-        if cls is MappingNode:
-            result = self._mapping(node)  # type: ignore[arg-type]
+        if node.__class__ is mapping_node:
+            result = mapping(node)
         else:
-            result = [self.convert(item) for item in node.value]
-        self.memo[key] = result
+            result = [convert(item) for item in node.value]
+        memo[key] = result
         return result
 
-    def _mapping(self, node: MappingNode) -> dict[Any, Any]:
+    def mapping(node: MappingNode) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
-        merged: list[dict[Any, Any]] = []
+        merged: list[Any] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged.extend(self._merge_sources(value_node))
+            if key_node.__class__ is scalar_node and key_node.tag == text_tag:
+                key = key_node.value
+            elif key_node.tag == _MERGE:
+                merged.append(convert(value_node))
                 continue
-            key = self.convert(key_node)
-            value = self.convert(value_node)
+            else:
+                key = convert(key_node)
+            value = (
+                value_node.value
+                if value_node.__class__ is scalar_node and value_node.tag == text_tag
+                else convert(value_node)
+            )
             try:
                 result[key] = value
             except TypeError:  # a mapping or a list as a key: ``{{ .Values.x }}``
                 raise TemplateKeyError(key_node.start_mark.line + 1) from None
         for source in merged:
-            for key, value in source.items():
-                result.setdefault(key, value)
+            for item in source if isinstance(source, list) else [source]:
+                if isinstance(item, dict):
+                    for key, value in item.items():
+                        result.setdefault(key, value)
         return result
 
-    def _merge_sources(self, node: Node) -> list[dict[Any, Any]]:
-        value = self.convert(node)
-        if isinstance(value, dict):
-            return [value]
-        if isinstance(value, list):
-            return [item for item in value if isinstance(item, dict)]
-        return []
+    return convert
 
 
 def parse_documents(text: str) -> Iterator[ParsedDocument]:
@@ -148,7 +195,7 @@ def parse_documents(text: str) -> Iterator[ParsedDocument]:
                 break
             start, end = node.start_mark.line + 1, node.end_mark.line + 1
             try:
-                data = _Converter().convert(node)
+                data = _converter()(node)
             except RecursiveAliasError:
                 yield ParsedDocument(
                     None, node, start, end, "an alias refers to itself"

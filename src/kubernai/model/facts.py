@@ -21,3 +21,11 @@ class ClusterFacts:
     extended_resource_toleration: bool = False
     kubernetes_version: str = ""
     gpu_product: str = ""
+
+    @property
+    def assumed(self) -> bool:
+        """True when nothing was configured: the defaults are assumptions."""
+        return self == _DEFAULTS
+
+
+_DEFAULTS = ClusterFacts()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from kubernai.model.resource import Resource, get_str, iter_maps
@@ -43,11 +44,13 @@ OTHER_ACCELERATORS = frozenset(
 )
 
 
+@cache
 def is_nvidia_gpu(name: str) -> bool:
     """``nvidia.com/gpu``, its shared rename, or a MIG profile."""
     return _NVIDIA_GPU_FAMILY.fullmatch(name) is not None
 
 
+@cache
 def is_accelerator(name: str) -> bool:
     """A resource name that some device plugin advertises for an accelerator."""
     return is_nvidia_gpu(name) or name in OTHER_ACCELERATORS
@@ -62,13 +65,9 @@ def is_extended_resource(name: str) -> bool:
     )
 
 
-def accelerator_names(container: Container) -> set[str]:
-    """Accelerator resources that a container asks for (requests or limits)."""
-    names = {n for n in container.limits if isinstance(n, str) and is_accelerator(n)}
-    names.update(
-        n for n in container.requests if isinstance(n, str) and is_accelerator(n)
-    )
-    return names
+def accelerator_names(container: Container) -> tuple[str, ...]:
+    """Accelerator resources that a container asks for (limits, then requests)."""
+    return tuple(n for n in container.names if is_accelerator(n))
 
 
 def requests_accelerator(template: PodTemplate) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,14 +30,15 @@ class Source:
 def get_path(data: Any, *path: str | int) -> Any:
     """Follow ``path`` through dicts and lists; ``None`` where the shape is wrong."""
     for step in path:
-        if isinstance(step, str):
-            if not isinstance(data, Mapping):
+        if step.__class__ is str:
+            # ``type(...) is dict`` first: the abstract-class check is slow.
+            if type(data) is not dict and not isinstance(data, Mapping):
                 return None
             data = data.get(step)
         else:
-            if not isinstance(data, list) or not 0 <= step < len(data):
+            if type(data) is not list or not 0 <= step < len(data):  # type: ignore[operator]
                 return None
-            data = data[step]
+            data = data[step]  # type: ignore[index]
         if data is None:
             return None
     return data
@@ -47,7 +47,9 @@ def get_path(data: Any, *path: str | int) -> Any:
 def get_map(data: Any, *path: str | int) -> Mapping[str, Any]:
     """The mapping at ``path``, or an empty one."""
     value = get_path(data, *path)
-    return value if isinstance(value, Mapping) else {}
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    return {}
 
 
 def get_list(data: Any, *path: str | int) -> list[Any]:
@@ -93,57 +95,55 @@ def format_path(path: Path) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, eq=False)
 class Resource:
-    """A Kubernetes object read from some source. Never mutated."""
+    """A Kubernetes object read from some source. Never mutated.
 
-    raw: Raw
-    source: Source
+    The identity fields are read once, when the object is made; the pod
+    templates on first use.
+    """
 
-    @cached_property
-    def api_version(self) -> str:
+    __slots__ = (
+        "_templates",
+        "annotations",
+        "api_version",
+        "group",
+        "kind",
+        "labels",
+        "name",
+        "namespace",
+        "raw",
+        "source",
+    )
+
+    def __init__(self, raw: Raw, source: Source) -> None:
+        self.raw = raw
+        self.source = source
+        self.api_version = get_str(raw, "apiVersion")
         """``apiVersion`` as written."""
-        return get_str(self.raw, "apiVersion")
-
-    @cached_property
-    def group(self) -> str:
-        """The API group ("" for the core group)."""
         version = self.api_version
-        return version.rsplit("/", 1)[0] if "/" in version else ""
-
-    @cached_property
-    def kind(self) -> str:
-        """``kind`` as written."""
-        return get_str(self.raw, "kind")
-
-    @cached_property
-    def name(self) -> str:
+        self.group = version.rsplit("/", 1)[0] if "/" in version else ""
+        """The API group ("" for the core group)."""
+        self.kind = get_str(raw, "kind")
+        metadata = get_map(raw, "metadata")
+        self.name = get_str(metadata, "name") or get_str(metadata, "generateName")
         """``metadata.name`` (or ``generateName``), else ``""``."""
-        return get_str(self.raw, "metadata", "name") or get_str(
-            self.raw, "metadata", "generateName"
-        )
-
-    @cached_property
-    def namespace(self) -> str:
+        self.namespace = get_str(metadata, "namespace")
         """``metadata.namespace``; ``""`` when the manifest leaves it to kubectl."""
-        return get_str(self.raw, "metadata", "namespace")
+        self.labels = get_map(metadata, "labels")
+        self.annotations = get_map(metadata, "annotations")
+        self._templates: tuple[PodTemplate, ...] | None = None
 
-    @cached_property
-    def labels(self) -> Mapping[str, Any]:
-        """``metadata.labels``."""
-        return get_map(self.raw, "metadata", "labels")
+    def __repr__(self) -> str:
+        return f"Resource({self.display()!r}, {self.source.file}:{self.source.line})"
 
-    @cached_property
-    def annotations(self) -> Mapping[str, Any]:
-        """``metadata.annotations``."""
-        return get_map(self.raw, "metadata", "annotations")
-
-    @cached_property
+    @property
     def templates(self) -> tuple[PodTemplate, ...]:
         """The pod templates this object creates pods from (see the workload table)."""
-        from kubernai.model.workload import pod_templates
+        if self._templates is None:
+            from kubernai.model.workload import pod_templates
 
-        return pod_templates(self)
+            self._templates = pod_templates(self)
+        return self._templates
 
     def line_of(self, path: Path) -> int:
         """The 1-based line of the field at ``path``, else of the object."""

@@ -7,7 +7,7 @@ rules ask for ``resource.templates`` and never spell the paths out.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernai.model.quantity import parse_count
@@ -30,6 +30,20 @@ class Container:
     raw: Raw
     init: bool = False
     resources_key: str = "resources"
+    requests: Mapping[str, Any] = field(init=False)
+    """``resources.requests``."""
+    limits: Mapping[str, Any] = field(init=False)
+    """``resources.limits``."""
+    names: tuple[str, ...] = field(init=False)
+    """Resource names in limits, then requests, each once."""
+
+    def __post_init__(self) -> None:
+        resources = get_map(self.raw, self.resources_key)
+        limits, requests = get_map(resources, "limits"), get_map(resources, "requests")
+        object.__setattr__(self, "requests", requests)
+        object.__setattr__(self, "limits", limits)
+        names = (n for n in (*limits, *requests) if isinstance(n, str))
+        object.__setattr__(self, "names", tuple(dict.fromkeys(names)))
 
     @property
     def name(self) -> str:
@@ -41,16 +55,6 @@ class Container:
         """How messages name the container."""
         kind = "init container" if self.init else "container"
         return f"{kind} {self.name!r}" if self.name else kind
-
-    @property
-    def requests(self) -> Mapping[str, Any]:
-        """``resources.requests``."""
-        return get_map(self.raw, self.resources_key, "requests")
-
-    @property
-    def limits(self) -> Mapping[str, Any]:
-        """``resources.limits``."""
-        return get_map(self.raw, self.resources_key, "limits")
 
     def resource_path(self, section: str, name: str) -> Path:
         """Path of ``resources.<section>.<name>`` in the object."""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubernai.model.gpu import node_selector_keys, requests_accelerator, tolerations
+from kubernai.model.gpu import (
+    misspelled_accelerator,
+    node_selector_keys,
+    requests_accelerator,
+    tolerations,
+)
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -83,11 +88,17 @@ class CpuPodToleratesGpuTaint(Rule):
         if resource.kind == "DaemonSet":
             return
         taint = graph.facts.gpu_taint
+        if taint.effect == "PreferNoSchedule":
+            return  # the taint only steers scoring; tolerating it changes little
         for template in resource.templates:
             if not template.complete or not template.containers:
                 continue
             if requests_accelerator(template) or node_selector_keys(template):
                 continue
+            if any(
+                misspelled_accelerator(n) for c in template.containers for n in c.names
+            ):
+                continue  # meant to ask for a GPU: misspelled-gpu-resource reports it
             for toleration in tolerations(template):
                 if not toleration.tolerates(taint):
                     continue

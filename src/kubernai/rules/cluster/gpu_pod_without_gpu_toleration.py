@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubernai.model.facts import ClusterFacts
 from kubernai.model.gpu import (
     accelerator_names,
     is_nvidia_gpu,
@@ -86,12 +85,14 @@ class GpuPodWithoutGpuToleration(Rule):
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         taint = graph.facts.gpu_taint
+        if taint.effect == "PreferNoSchedule":
+            return  # only scored, never filtered: the pod still schedules
         nvidia_taint = taint.key.startswith("nvidia.com/")
         for template in resource.templates:
             requested = [
                 (container, name)
                 for container in template.containers
-                for name in sorted(accelerator_names(container))
+                for name in accelerator_names(container)
                 if is_nvidia_gpu(name) or not nvidia_taint
             ]
             if not requested or tolerations_added_elsewhere(resource, template):
@@ -124,7 +125,7 @@ class GpuPodWithoutGpuToleration(Rule):
             assumed = (
                 " (assumed cluster fact: set cluster.gpu_taint and "
                 "cluster.extended_resource_toleration in .kubernai.yaml)"
-                if graph.facts == ClusterFacts()
+                if graph.facts.assumed
                 else ""
             )
             yield self.finding(

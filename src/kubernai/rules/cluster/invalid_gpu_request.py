@@ -76,8 +76,7 @@ class InvalidGpuRequest(Rule):
 
     def _container(self, resource: Resource, container: Container) -> Iterator[Finding]:
         requests, limits = container.requests, container.limits
-        names = [n for n in (*limits, *requests) if isinstance(n, str)]
-        for name in dict.fromkeys(names):
+        for name in container.names:
             if not is_extended_resource(name):
                 continue
             broken = False

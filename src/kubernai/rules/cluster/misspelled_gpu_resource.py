@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from kubernai.model.gpu import is_unprefixed_nonstandard, misspelled_accelerator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
-from kubernai.model.workload import Container
 from kubernai.rules.base import Finding, Rule, Severity
 
 
@@ -81,7 +80,8 @@ class MisspelledGpuResource(Rule):
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:
             for container in template.containers:
-                for section, name in _resource_names(container):
+                for name in container.names:
+                    section = "limits" if name in container.limits else "requests"
                     meant = misspelled_accelerator(name)
                     if meant is None:
                         continue
@@ -97,15 +97,3 @@ class MisspelledGpuResource(Rule):
                         f"advertises ({outcome}); did you mean {meant!r}?",
                         path=container.resource_path(section, name),
                     )
-
-
-def _resource_names(container: Container) -> Iterator[tuple[str, str]]:
-    seen: set[str] = set()
-    for section, values in (
-        ("limits", container.limits),
-        ("requests", container.requests),
-    ):
-        for name in values:
-            if isinstance(name, str) and name not in seen:
-                seen.add(name)
-                yield section, name

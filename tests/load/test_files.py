@@ -1,0 +1,185 @@
+import io
+import time
+
+import pytest
+
+from kubernai.errors import InputError
+from kubernai.load.files import LoadResult, load_bytes, load_paths, load_text
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          resources:
+            limits:
+              nvidia.com/gpu: 1
+"""
+
+
+def load(text: str, file: str = "m.yaml") -> LoadResult:
+    result = LoadResult()
+    load_text(text, file, result=result)
+    return result
+
+
+def test_lines_point_at_fields():
+    result = load(DEPLOYMENT)
+    (resource,) = result.resources
+    assert resource.source.line == 1
+    path = ("spec", "template", "spec", "containers", 0, "resources", "limits", "nvidia.com/gpu")
+    assert resource.line_of(path) == 12
+    assert resource.line_of(("spec", "template", "spec", "containers", 0)) == 9
+    # A path that does not exist gives the line of its deepest existing parent.
+    assert resource.line_of(("spec", "template", "spec", "missing", "x")) == 7
+
+
+def test_multi_document_lines_and_skipped_documents():
+    text = "a: 1\n---\n" + DEPLOYMENT + "---\n# only a comment\n---\napiVersion: v1\nkind: Service\n"
+    result = load(text)
+    assert [r.kind for r in result.resources] == ["Deployment", "Service"]
+    assert result.resources[0].source.line == 3
+    assert result.resources[1].source.line == 18
+    assert result.skipped == 1  # the values-style document, not the empty one
+
+
+def test_list_items_become_objects_with_their_lines():
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: a}\n"
+        "  - not-an-object\n"
+        "  - apiVersion: v1\n    kind: Secret\n    metadata: {name: b}\n"
+    )
+    result = load(text)
+    assert [(r.kind, r.name, r.source.line) for r in result.resources] == [
+        ("ConfigMap", "a", 4),
+        ("Secret", "b", 8),
+    ]
+    assert result.skipped == 1
+
+
+def test_json_with_tabs():
+    text = '{\n\t"apiVersion": "v1",\n\t"kind": "Pod",\n\t"metadata": {"name": "p"}\n}\n'
+    result = load(text, "pod.json")
+    assert [r.name for r in result.resources] == ["p"]
+    assert result.resources[0].line_of(("metadata", "name")) == 4
+
+
+def test_broken_document_is_reported_and_the_rest_still_loads():
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: {}\n---\n" + DEPLOYMENT
+    result = load(text)
+    assert [r.kind for r in result.resources] == ["Deployment"]
+    assert result.resources[0].source.line == 7
+    (problem,) = result.invalid
+    assert problem.file == "m.yaml"
+    assert problem.line == 5
+    assert "YAML does not parse" in problem.reason
+
+
+def test_helm_source_comments_map_objects_to_templates():
+    text = (
+        "---\n# Source: chart/templates/svc.yaml\napiVersion: v1\nkind: Service\n"
+        "metadata:\n  name: s\n"
+        "---\n# Source: chart/templates/deploy.yaml\n" + DEPLOYMENT
+    )
+    result = load(text, "<stdin>")
+    service, deployment = result.resources
+    assert service.source.file == "chart/templates/svc.yaml"
+    assert service.source.line == 1
+    assert deployment.source.file == "chart/templates/deploy.yaml"
+    assert deployment.source.origin == "<stdin>"
+    path = ("spec", "template", "spec", "containers", 0, "resources", "limits", "nvidia.com/gpu")
+    assert deployment.line_of(path) == 12
+    assert {"chart/templates/svc.yaml", "chart/templates/deploy.yaml"} <= result.files
+
+
+def test_unrendered_template_is_one_clear_problem():
+    result = load("apiVersion: v1\nkind: Pod\nspec:\n  image: {{ .Values.image }}\n")
+    (problem,) = result.invalid
+    assert "unrendered template" in problem.reason
+    assert problem.line == 4
+
+
+def test_alias_bomb_is_fast_and_bounded():
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 12):
+        prev = chr(ord("a") + i - 1)
+        name = chr(ord("a") + i)
+        levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n" + "\n".join(levels) + "\n"
+    start = time.perf_counter()
+    result = load(text)
+    assert time.perf_counter() - start < 2
+    assert len(result.resources) == 1
+
+
+def test_self_referencing_alias_is_refused():
+    result = load("apiVersion: v1\nkind: ConfigMap\ndata: &x\n  self: *x\n")
+    assert result.resources == []
+    assert "refers to itself" in result.invalid[0].reason
+
+
+def test_deep_nesting_is_a_finding_not_a_crash():
+    depth = 5000
+    text = "apiVersion: v1\nkind: ConfigMap\ndata: " + "[" * depth + "]" * depth + "\n"
+    start = time.perf_counter()
+    result = load(text)
+    assert time.perf_counter() - start < 2
+    assert result.resources == []
+    assert result.invalid
+
+
+def test_binary_and_non_utf8_bytes():
+    result = LoadResult()
+    load_bytes(b"\x7fELF\x00\x00\x01binary", "a.yaml", result=result)
+    load_bytes(b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: caf\xe9\n", "b.yaml", result=result)
+    binary, latin = result.invalid
+    assert "binary" in binary.reason
+    assert latin.line == 4
+    assert "not UTF-8" in latin.reason
+
+
+def test_utf16_with_bom_is_read():
+    data = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n".encode("utf-16")
+    result = LoadResult()
+    load_bytes(data, "p.yaml", result=result)
+    assert [r.name for r in result.resources] == ["p"]
+
+
+def test_large_file_is_refused_without_reading_it(tmp_path):
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)  # sparse: 200 MB that costs no disk
+    start = time.perf_counter()
+    result = load_paths([str(big)])
+    assert time.perf_counter() - start < 2
+    (problem,) = result.invalid
+    assert "over the 16 MiB limit" in problem.reason
+
+
+def test_stdin_is_bounded():
+    stream = io.BytesIO(b"a: b\n" * 1000)
+    result = load_paths(["-"], stdin=stream, max_file_bytes=100)
+    assert "over the" in result.invalid[0].reason
+
+
+def test_folders_are_searched_for_manifests(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n")
+    (tmp_path / "y.yml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: y}\n")
+    (tmp_path / "z.json").write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "z"}}')
+    (tmp_path / "notes.txt").write_text("kind: Pod")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "h.yaml").write_text("apiVersion: v1\nkind: Pod\n")
+    result = load_paths([str(tmp_path)])
+    assert sorted(r.name for r in result.resources) == ["x", "y", "z"]
+
+
+def test_missing_path_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_paths([str(tmp_path / "nope.yaml")])
