@@ -16,7 +16,10 @@ IMAGES = [
 
 
 def _container(rng: random.Random, gpus: int) -> dict:
-    limits = {"cpu": str(rng.choice([4, 8, 16])), "memory": f"{rng.choice([32, 64, 128])}Gi"}
+    limits = {
+        "cpu": str(rng.choice([4, 8, 16])),
+        "memory": f"{rng.choice([32, 64, 128])}Gi",
+    }
     requests = dict(limits)
     if gpus:
         limits["nvidia.com/gpu"] = gpus
@@ -27,17 +30,25 @@ def _container(rng: random.Random, gpus: int) -> dict:
         "image": rng.choice(IMAGES),
         "args": ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--port", "8000"],
         "ports": [{"containerPort": 8000, "name": "http"}],
-        "env": [{"name": "HF_HOME", "value": "/models"}, {"name": "NCCL_DEBUG", "value": "WARN"}],
+        "env": [
+            {"name": "HF_HOME", "value": "/models"},
+            {"name": "NCCL_DEBUG", "value": "WARN"},
+        ],
         "resources": {"limits": limits, "requests": requests},
         "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
-        "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 5},
+        "readinessProbe": {
+            "httpGet": {"path": "/health", "port": 8000},
+            "periodSeconds": 5,
+        },
     }
 
 
 def _pod_spec(rng: random.Random, gpus: int) -> dict:
     spec: dict = {
         "containers": [_container(rng, gpus)],
-        "volumes": [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}],
+        "volumes": [
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}
+        ],
     }
     if gpus and rng.random() < 0.7:
         spec["tolerations"] = [
@@ -100,6 +111,8 @@ def generate(folder: Path, *, objects: int, per_file: int = 100, seed: int = 7) 
         index += 1
         if len(batch) >= per_file or written >= objects:
             path = folder / f"stack-{file_index:04d}.yaml"
-            path.write_text(yaml.safe_dump_all(batch, sort_keys=False), encoding="utf-8")
+            path.write_text(
+                yaml.safe_dump_all(batch, sort_keys=False), encoding="utf-8"
+            )
             batch, file_index = [], file_index + 1
     return written

@@ -15,7 +15,9 @@ from tests.conftest import CORPUS, require_shared
 def corpus_report():
     require_shared(CORPUS)
     out, err = io.StringIO(), io.StringIO()
-    code = main(["check", "--no-config", "-f", "json", str(CORPUS)], stdout=out, stderr=err)
+    code = main(
+        ["check", "--no-config", "-f", "json", str(CORPUS)], stdout=out, stderr=err
+    )
     return code, json.loads(out.getvalue()), err.getvalue()
 
 

@@ -20,7 +20,9 @@ scalars = st.one_of(
     st.integers(),
     st.floats(allow_nan=False),
     st.text(max_size=12),
-    st.sampled_from(["nvidia.com/gpu", "1", "0.5", "500m", "Exists", "NoSchedule", "$GPUS"]),
+    st.sampled_from(
+        ["nvidia.com/gpu", "1", "0.5", "500m", "Exists", "NoSchedule", "$GPUS"]
+    ),
 )
 keys = st.one_of(
     st.text(max_size=8),
@@ -42,7 +44,7 @@ trees = st.recursive(
     ),
     max_leaves=40,
 )
-kinds = st.sampled_from(sorted(WORKLOADS) + [("", "ResourceQuota"), ("", "LimitRange")])
+kinds = st.sampled_from([*sorted(WORKLOADS), ("", "ResourceQuota"), ("", "LimitRange")])
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

@@ -32,7 +32,16 @@ def test_lines_point_at_fields():
     result = load(DEPLOYMENT)
     (resource,) = result.resources
     assert resource.source.line == 1
-    path = ("spec", "template", "spec", "containers", 0, "resources", "limits", "nvidia.com/gpu")
+    path = (
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        0,
+        "resources",
+        "limits",
+        "nvidia.com/gpu",
+    )
     assert resource.line_of(path) == 12
     assert resource.line_of(("spec", "template", "spec", "containers", 0)) == 9
     # A path that does not exist gives the line of its deepest existing parent.
@@ -40,7 +49,11 @@ def test_lines_point_at_fields():
 
 
 def test_multi_document_lines_and_skipped_documents():
-    text = "a: 1\n---\n" + DEPLOYMENT + "---\n# only a comment\n---\napiVersion: v1\nkind: Service\n"
+    text = (
+        "a: 1\n---\n"
+        + DEPLOYMENT
+        + "---\n# only a comment\n---\napiVersion: v1\nkind: Service\n"
+    )
     result = load(text)
     assert [r.kind for r in result.resources] == ["Deployment", "Service"]
     assert result.resources[0].source.line == 3
@@ -64,14 +77,19 @@ def test_list_items_become_objects_with_their_lines():
 
 
 def test_json_with_tabs():
-    text = '{\n\t"apiVersion": "v1",\n\t"kind": "Pod",\n\t"metadata": {"name": "p"}\n}\n'
+    text = (
+        '{\n\t"apiVersion": "v1",\n\t"kind": "Pod",\n\t"metadata": {"name": "p"}\n}\n'
+    )
     result = load(text, "pod.json")
     assert [r.name for r in result.resources] == ["p"]
     assert result.resources[0].line_of(("metadata", "name")) == 4
 
 
 def test_broken_document_is_reported_and_the_rest_still_loads():
-    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: {}\n---\n" + DEPLOYMENT
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: {}\n---\n"
+        + DEPLOYMENT
+    )
     result = load(text)
     assert [r.kind for r in result.resources] == ["Deployment"]
     assert result.resources[0].source.line == 7
@@ -93,7 +111,16 @@ def test_helm_source_comments_map_objects_to_templates():
     assert service.source.line == 1
     assert deployment.source.file == "chart/templates/deploy.yaml"
     assert deployment.source.origin == "<stdin>"
-    path = ("spec", "template", "spec", "containers", 0, "resources", "limits", "nvidia.com/gpu")
+    path = (
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        0,
+        "resources",
+        "limits",
+        "nvidia.com/gpu",
+    )
     assert deployment.line_of(path) == 12
     assert {"chart/templates/svc.yaml", "chart/templates/deploy.yaml"} <= result.files
 
@@ -111,7 +138,11 @@ def test_alias_bomb_is_fast_and_bounded():
         prev = chr(ord("a") + i - 1)
         name = chr(ord("a") + i)
         levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
-    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n" + "\n".join(levels) + "\n"
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n"
+        + "\n".join(levels)
+        + "\n"
+    )
     start = time.perf_counter()
     result = load(text)
     assert time.perf_counter() - start < 2
@@ -137,7 +168,11 @@ def test_deep_nesting_is_a_finding_not_a_crash():
 def test_binary_and_non_utf8_bytes():
     result = LoadResult()
     load_bytes(b"\x7fELF\x00\x00\x01binary", "a.yaml", result=result)
-    load_bytes(b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: caf\xe9\n", "b.yaml", result=result)
+    load_bytes(
+        b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: caf\xe9\n",
+        "b.yaml",
+        result=result,
+    )
     binary, latin = result.invalid
     assert "binary" in binary.reason
     assert latin.line == 4
@@ -170,9 +205,13 @@ def test_stdin_is_bounded():
 
 def test_folders_are_searched_for_manifests(tmp_path):
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "x.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n")
+    (tmp_path / "a" / "x.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
+    )
     (tmp_path / "y.yml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: y}\n")
-    (tmp_path / "z.json").write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "z"}}')
+    (tmp_path / "z.json").write_text(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "z"}}'
+    )
     (tmp_path / "notes.txt").write_text("kind: Pod")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "h.yaml").write_text("apiVersion: v1\nkind: Pod\n")

@@ -36,7 +36,21 @@ def test_parse_quantity_exact(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "abc", "1 Gi", "1GB", "1.2.3", "Gi", "1e", "1e1000000000", True, None, [], {}, "1ki"],
+    [
+        "",
+        "abc",
+        "1 Gi",
+        "1GB",
+        "1.2.3",
+        "Gi",
+        "1e",
+        "1e1000000000",
+        True,
+        None,
+        [],
+        {},
+        "1ki",
+    ],
 )
 def test_parse_quantity_rejects(text):
     assert parse_quantity(text) is None
@@ -44,13 +58,24 @@ def test_parse_quantity_rejects(text):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("8", 8), (8, 8), ("2.0", 2), ("0.5", None), ("500m", None), ("-1", None), ("x", None)],
+    [
+        ("8", 8),
+        (8, 8),
+        ("2.0", 2),
+        ("0.5", None),
+        ("500m", None),
+        ("-1", None),
+        ("x", None),
+    ],
 )
 def test_parse_count(value, expected):
     assert parse_count(value) == expected
 
 
-@given(st.integers(min_value=0, max_value=10**12), st.sampled_from(["", "k", "M", "Ki", "Gi"]))
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.sampled_from(["", "k", "M", "Ki", "Gi"]),
+)
 def test_integer_with_suffix_round_trips(number, suffix):
     factor = {"": 1, "k": 1000, "M": 10**6, "Ki": 1024, "Gi": 2**30}[suffix]
     assert parse_quantity(f"{number}{suffix}") == number * factor

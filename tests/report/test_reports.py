@@ -65,11 +65,17 @@ def test_sarif_results_point_at_fields():
     assert location["region"]["startLine"] == 6
     assert quota["level"] == "error"
     assert rules[quota["ruleIndex"]]["id"] == "CLU005"
-    assert "resource-quotas-for-gpu-namespaces" in rules[quota["ruleIndex"]]["help"]["markdown"]
+    assert (
+        "resource-quotas-for-gpu-namespaces"
+        in rules[quota["ruleIndex"]]["help"]["markdown"]
+    )
     assert quota["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == (
         "ResourceQuota team-a/q"
     )
-    assert by_rule["KAI001"]["locations"][0]["physicalLocation"]["region"]["startLine"] >= 16
+    assert (
+        by_rule["KAI001"]["locations"][0]["physicalLocation"]["region"]["startLine"]
+        >= 16
+    )
 
 
 def test_text_groups_by_file_and_summarises():

@@ -46,7 +46,9 @@ def load_case_file(path: Path) -> list[Case]:
             raise CaseFileError(f"{path}: case {name!r} must be a mapping")
         unknown = set(body) - CASE_KEYS
         if unknown:
-            raise CaseFileError(f"{path}: case {name!r} has unknown keys {sorted(unknown)}")
+            raise CaseFileError(
+                f"{path}: case {name!r} has unknown keys {sorted(unknown)}"
+            )
         if ("pass" in body) == ("fail" in body):
             raise CaseFileError(f"{path}: case {name!r} needs exactly one of pass/fail")
         should_fail = "fail" in body
@@ -56,7 +58,9 @@ def load_case_file(path: Path) -> list[Case]:
         expect = body.get("expect") or []
         for entry in expect:
             if not isinstance(entry, dict) or set(entry) - EXPECT_KEYS:
-                raise CaseFileError(f"{path}: case {name!r}: bad expect entry {entry!r}")
+                raise CaseFileError(
+                    f"{path}: case {name!r}: bad expect entry {entry!r}"
+                )
         if expect and not should_fail:
             raise CaseFileError(f"{path}: case {name!r}: expect is for fail cases")
         text = body["fail"] if should_fail else body["pass"]

@@ -91,11 +91,18 @@ def test_codes_and_names_are_unique():
 def test_thirty_mechanisms_in_four_sections():
     found = mechanisms()
     assert len(found) == 30
-    assert {m.section for m in found.values()} == {"serve", "train", "cluster", "operate"}
+    assert {m.section for m in found.values()} == {
+        "serve",
+        "train",
+        "cluster",
+        "operate",
+    }
 
 
 def test_readme_rule_table_is_current():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"<!-- rules:start -->\n(.*?)<!-- rules:end -->", readme, flags=re.S)
+    match = re.search(
+        r"<!-- rules:start -->\n(.*?)<!-- rules:end -->", readme, flags=re.S
+    )
     assert match, "README.md lacks the generated rule table markers"
     assert match.group(1) == rules_markdown(), "run: kubernai rules --format md"

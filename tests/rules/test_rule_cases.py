@@ -38,7 +38,9 @@ def test_rule_case(case: Case):
     assert found, f"{case.id}: expected {case.rule} to fire"
     if not case.expect:
         return
-    assert len(found) == len(case.expect), [f"{f.line} {f.path}: {f.message}" for f in found]
+    assert len(found) == len(case.expect), [
+        f"{f.line} {f.path}: {f.message}" for f in found
+    ]
     for want, got in zip(case.expect, found, strict=True):
         if "path" in want:
             assert got.path == want["path"]
