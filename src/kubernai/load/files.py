@@ -17,10 +17,14 @@ from pathlib import Path as FsPath
 from typing import Any, BinaryIO
 
 import yaml
-from yaml.nodes import Node, SequenceNode
 
 from kubernai.errors import InputError
-from kubernai.load.tree import TEMPLATE_HINT, ParsedDocument, node_line, parse_documents
+from kubernai.load.tree import (
+    TEMPLATE_HINT,
+    LineIndex,
+    ParsedDocument,
+    parse_documents,
+)
 from kubernai.model.resource import Path, Resource, Source
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -256,16 +260,19 @@ def _add_document(
     if not _is_object(data):
         result.skipped += 1
         return
+    lines = document.lines
+    if lines is None:  # pragma: no cover - only broken documents lack an index
+        return
+    where = (shown_file, file, shift)
     if data.get("kind") == "List" and isinstance(data.get("items"), list):
-        item_nodes = _items_nodes(document.node)
         for index, item in enumerate(data["items"]):
-            node = item_nodes[index] if index < len(item_nodes) else document.node
             if _is_object(item):
-                result.resources.append(_resource(item, node, shown_file, file, shift))
+                line = lines.line(("items", index)) or document.start_line
+                result.resources.append(_resource(item, line, lines, where))
             else:
                 result.skipped += 1
         return
-    result.resources.append(_resource(data, document.node, shown_file, file, shift))
+    result.resources.append(_resource(data, document.start_line, lines, where))
 
 
 def _is_object(data: Any) -> bool:
@@ -277,24 +284,21 @@ def _is_object(data: Any) -> bool:
     )
 
 
-def _items_nodes(node: Node) -> list[Node]:
-    for key_node, value_node in getattr(node, "value", ()):
-        if getattr(key_node, "value", None) == "items" and isinstance(
-            value_node, SequenceNode
-        ):
-            return list(value_node.value)
-    return []
+def _resource(
+    data: Any, line: int, lines: LineIndex, where: tuple[str, str, int]
+) -> Resource:
+    file, origin, shift = where
+    object_line = line + shift
 
-
-def _resource(data: Any, node: Node, file: str, origin: str, shift: int) -> Resource:
     def line_of(path: Path) -> int:
-        return node_line(node, path) + shift
+        found = lines.line(path, data)
+        return object_line if found <= 0 else found + shift
 
     return Resource(
         raw=data,
         source=Source(
             file=file,
-            line=node.start_mark.line + 1 + shift,
+            line=object_line,
             origin=origin if origin != file else "",
             line_of=line_of,
         ),

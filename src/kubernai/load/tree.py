@@ -95,6 +95,7 @@ class ParsedDocument:
     start_line: int
     end_line: int
     error: str = ""
+    lines: LineIndex | None = None
 
 
 def _scalar(node: ScalarNode) -> Any:
@@ -123,10 +124,12 @@ def _scalar(node: ScalarNode) -> Any:
     return value
 
 
-def _converter() -> Callable[[Node], Any]:
+def _converter(marks: dict[int, Any]) -> Callable[[Node], Any]:
     """A converter for one document: aliases resolve to the objects built for them.
 
-    Written as closures over locals because it runs once per node.
+    ``marks`` receives, for each dict and list built, the 0-based lines of its
+    keys (a dict) or items (a tuple), keyed by the object's ``id``. Written
+    as closures over locals because it runs once per node.
     """
     memo: dict[int, Any] = {}
     scalar_node, mapping_node, text_tag = ScalarNode, MappingNode, _STR
@@ -147,12 +150,16 @@ def _converter() -> Callable[[Node], Any]:
         if node.__class__ is mapping_node:
             result = mapping(node)
         else:
-            result = [convert(item) for item in node.value]
+            items = node.value
+            result = [convert(item) for item in items]
+            marks[id(result)] = tuple([item.start_mark.line for item in items])
         memo[key] = result
         return result
 
     def mapping(node: MappingNode) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
+        key_lines: dict[Any, int] = {}
+        marks[id(result)] = key_lines
         merged: list[Any] = []
         for key_node, value_node in node.value:
             if key_node.__class__ is scalar_node and key_node.tag == text_tag:
@@ -171,6 +178,7 @@ def _converter() -> Callable[[Node], Any]:
                 result[key] = value
             except TypeError:  # a mapping or a list as a key: ``{{ .Values.x }}``
                 raise TemplateKeyError(key_node.start_mark.line + 1) from None
+            key_lines[key] = key_node.start_mark.line
         for source in merged:
             for item in source if isinstance(source, list) else [source]:
                 if isinstance(item, dict):
@@ -194,8 +202,9 @@ def parse_documents(text: str) -> Iterator[ParsedDocument]:
             if node is None:  # pragma: no cover - check_node said there was one
                 break
             start, end = node.start_mark.line + 1, node.end_mark.line + 1
+            marks: dict[int, Any] = {}
             try:
-                data = _converter()(node)
+                data = _converter(marks)(node)
             except RecursiveAliasError:
                 yield ParsedDocument(
                     None, node, start, end, "an alias refers to itself"
@@ -207,9 +216,39 @@ def parse_documents(text: str) -> Iterator[ParsedDocument]:
             except TemplateKeyError as exc:
                 yield ParsedDocument(None, node, exc.args[0], end, TEMPLATE_HINT)
                 continue
-            yield ParsedDocument(data, node, start, end)
+            yield ParsedDocument(data, node, start, end, lines=LineIndex(data, marks))
     finally:
         loader.dispose()
+
+
+class LineIndex:
+    """The lines of one document's fields, recorded while its data was built."""
+
+    __slots__ = ("_marks", "_root")
+
+    def __init__(self, root: Any, marks: dict[int, Any]) -> None:
+        self._root = root
+        self._marks = marks
+
+    def line(self, path: tuple[str | int, ...], data: Any = None) -> int:
+        """The 1-based line of ``path`` below ``data`` (the document root by default).
+
+        Where the path leaves the data, the line of its deepest existing part.
+        """
+        node = self._root if data is None else data
+        line = -1
+        for step in path:
+            lines = self._marks.get(id(node))
+            if lines is None:
+                break
+            if type(node) is dict and isinstance(step, str) and step in node:
+                line = lines.get(step, line)
+            elif type(node) is list and isinstance(step, int) and 0 <= step < len(node):
+                line = lines[step]
+            else:
+                break
+            node = node[step]
+        return line + 1
 
 
 def node_line(root: Node, path: tuple[str | int, ...]) -> int:
