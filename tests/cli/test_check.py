@@ -302,3 +302,17 @@ def test_version_is_fast():
     ).stderr
     assert "kubernai.engine" not in imported
     assert "yaml" not in imported
+
+
+def test_progress_on_a_terminal(tmp_path):
+    from kubernai.cli.check import _Progress
+
+    stream = io.StringIO()
+    progress = _Progress(stream, after_s=0)
+    for done in range(3):
+        progress(done, 3)
+    assert stream.getvalue().endswith("\rkubernai: reading 3/3 files\n")
+    quiet = io.StringIO()
+    slow = _Progress(quiet, after_s=60)
+    slow(0, 3)
+    assert quiet.getvalue() == ""

@@ -6,6 +6,7 @@ import argparse
 import gc
 import os
 import sys
+import time
 from pathlib import Path as FsPath
 from typing import TextIO
 
@@ -63,6 +64,24 @@ def _colour(choice: str, stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
+class _Progress:
+    """``reading 120/4000 files`` on a terminal, once loading takes a while."""
+
+    def __init__(self, stream: TextIO, *, after_s: float = 0.5) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.after_s = after_s
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if time.monotonic() - self.start < self.after_s:
+            return
+        self.shown = True
+        end = "\n" if done + 1 >= total else ""
+        self.stream.write(f"\rkubernai: reading {done + 1}/{total} files{end}")
+        self.stream.flush()
+
+
 def exit_code(report: Report, fail_on: str) -> int:
     """3 when a rule crashed, 1 when a finding reaches ``fail_on``, else 0."""
     if report.internal_errors:
@@ -89,7 +108,10 @@ def run_check(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> in
     try:
         stdin = sys.stdin.buffer if "-" in args.paths else None
         loaded = load_paths(
-            args.paths, stdin=stdin, max_file_bytes=int(args.max_file_size * 2**20)
+            args.paths,
+            stdin=stdin,
+            max_file_bytes=int(args.max_file_size * 2**20),
+            progress=_Progress(stderr) if stderr.isatty() else None,
         )
         report = run(loaded, config=config, rules=rules)
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, BinaryIO
@@ -79,10 +79,17 @@ def load_paths(
     *,
     stdin: BinaryIO | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
-    """Load every manifest under ``paths``; ``-`` reads ``stdin``."""
+    """Load every manifest under ``paths``; ``-`` reads ``stdin``.
+
+    ``progress`` is called with (files done, files in all) after each file.
+    """
     result = LoadResult()
-    for path in discover(paths):
+    found = list(discover(paths))
+    for done, path in enumerate(found, 1):
+        if progress is not None:
+            progress(done - 1, len(found))
         if path == STDIN:
             if stdin is None:
                 raise InputError("-: no standard input to read")

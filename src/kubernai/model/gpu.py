@@ -212,6 +212,7 @@ def _distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+@cache
 def misspelled_accelerator(name: str) -> str | None:
     """The accelerator resource ``name`` was probably meant to be, or ``None``.
 
@@ -229,6 +230,8 @@ def misspelled_accelerator(name: str) -> str | None:
     for candidate in _CANONICAL:
         want_domain, want_resource = candidate.split("/", 1)
         vendor = want_domain.split(".")[0]
+        if abs(len(resource) - len(want_resource)) > 2 and not domain.startswith(vendor):
+            continue
         resource_distance = _distance(resource, want_resource)
         total = _distance(domain, want_domain) + resource_distance
         if total <= 2 or (domain.startswith(vendor) and resource_distance <= 1):
