@@ -222,3 +222,13 @@ def test_folders_are_searched_for_manifests(tmp_path):
 def test_missing_path_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_paths([str(tmp_path / "nope.yaml")])
+
+
+def test_many_broken_documents_are_capped_and_fast():
+    text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n bad: x\n---\n" * 5000
+    start = time.perf_counter()
+    result = load(text)
+    assert time.perf_counter() - start < 2
+    assert len(result.invalid) == 100
+    assert [p.line for p in result.invalid[:2]] == [5, 11]
+    assert "the rest is skipped" in result.invalid[-1].reason

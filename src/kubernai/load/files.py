@@ -8,6 +8,7 @@ is not UTF-8, alias bombs and deep nesting each become one invalid document.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import os
 import re
@@ -33,6 +34,8 @@ STDIN = "-"
 _SOURCE_COMMENT = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
 _DOCUMENT_START = re.compile(r"^---(?=\s|$)", re.M)
 _LEADING_TABS = re.compile(r"^\t+", re.M)
+_NEWLINE = re.compile("\n")
+MAX_ERRORS_PER_FILE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,8 @@ def load_text(text: str, file: str, *, result: LoadResult) -> None:
     base = 0  # lines of ``text`` before the chunk being parsed
     chunk = text
     previous_end = 0
+    line_starts: list[int] = []
+    errors = 0
     while True:
         try:
             for document in parse_documents(chunk):
@@ -181,19 +186,30 @@ def load_text(text: str, file: str, *, result: LoadResult) -> None:
             mark = getattr(exc, "problem_mark", None) or getattr(
                 exc, "context_mark", None
             )
-            error_line = (mark.line + 1 if mark is not None else 1) + base
+            if not line_starts:
+                line_starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+            error_line = min(
+                (mark.line + 1 if mark is not None else 1) + base, len(line_starts)
+            )
+            line_start = line_starts[error_line - 1]
+            line_end = text.find("\n", line_start)
+            line_end = len(text) if line_end < 0 else line_end
             shown_file, shown_line = file, error_line
             helm = _helm_source_for(sources, previous_end, error_line)
             if helm is not None:
                 shown_file, shown_line = helm[1], error_line - helm[0]
-            lines = text.splitlines()
-            line_text = lines[error_line - 1] if 0 < error_line <= len(lines) else ""
-            reason = _yaml_reason(exc, line_text)
+            reason = _yaml_reason(exc, text[line_start:line_end])
+            errors += 1
+            if errors == MAX_ERRORS_PER_FILE:
+                reason += (
+                    f"; {MAX_ERRORS_PER_FILE} broken documents, the rest is skipped"
+                )
             result.invalid.append(InvalidDocument(shown_file, shown_line, reason))
-            resume = _next_document_start(text, error_line)
-            if resume is None:
+            resume = _DOCUMENT_START.search(text, line_end)
+            if resume is None or errors == MAX_ERRORS_PER_FILE:
                 return
-            base, chunk = resume
+            base = bisect.bisect_right(line_starts, resume.start()) - 1
+            chunk = text[resume.start() :]
             previous_end = base
 
 
@@ -207,20 +223,6 @@ def _yaml_reason(exc: yaml.YAMLError, line_text: str) -> str:
         return f"YAML does not parse: {reason}"
     first = str(exc).strip().splitlines()
     return f"YAML does not parse: {first[0] if first else type(exc).__name__}"
-
-
-def _next_document_start(text: str, after_line: int) -> tuple[int, str] | None:
-    """The lines before, and the text from, the first ``---`` after ``after_line``."""
-    offset = 0
-    for _ in range(after_line):
-        newline = text.find("\n", offset)
-        if newline < 0:
-            return None
-        offset = newline + 1
-    match = _DOCUMENT_START.search(text, offset)
-    if match is None:
-        return None
-    return text.count("\n", 0, match.start()), text[match.start() :]
 
 
 def _helm_sources(text: str) -> list[tuple[int, str]]:

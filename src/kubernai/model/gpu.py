@@ -230,7 +230,9 @@ def misspelled_accelerator(name: str) -> str | None:
     for candidate in _CANONICAL:
         want_domain, want_resource = candidate.split("/", 1)
         vendor = want_domain.split(".")[0]
-        if abs(len(resource) - len(want_resource)) > 2 and not domain.startswith(vendor):
+        if abs(len(resource) - len(want_resource)) > 2 and not domain.startswith(
+            vendor
+        ):
             continue
         resource_distance = _distance(resource, want_resource)
         total = _distance(domain, want_domain) + resource_distance
