@@ -106,3 +106,24 @@ def test_readme_rule_table_is_current():
     )
     assert match, "README.md lacks the generated rule table markers"
     assert match.group(1) == rules_markdown(), "run: kubernai rules --format md"
+
+
+def test_mechanisms_match_the_seed_feed():
+    import xml.etree.ElementTree as ET
+
+    from tests.conftest import SHARED, require_shared
+
+    feed = require_shared(SHARED / "seed" / "kubernai-rss.xml")
+    items = ET.parse(feed).getroot().findall("./channel/item")
+    expected = {}
+    for item in items:
+        slug = item.findtext("link").rstrip("/").rsplit("/", 1)[1]
+        categories = [c.text for c in item.findall("category")]
+        expected[slug] = (
+            item.findtext("title"),
+            categories[0],
+            tuple(categories[1:]),
+            item.findtext("description"),
+        )
+    found = {m.slug: (m.title, m.section, m.tags, m.description) for m in mechanisms().values()}
+    assert found == expected
