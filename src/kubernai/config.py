@@ -34,7 +34,8 @@ from kubernai.load.tree import node_line, parse_documents
 from kubernai.model.facts import ClusterFacts
 from kubernai.model.gpu import Taint
 from kubernai.model.resource import Path, Resource
-from kubernai.rules.base import Rule, Severity, rule_for
+from kubernai.rules.base import Rule, Severity
+from kubernai.rules.catalog import rule_for
 
 CONFIG_NAMES = (".kubernai.yaml", ".kubernai.yml")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

@@ -11,8 +11,8 @@ from kubernai.errors import InputError
 from kubernai.load.files import LoadResult
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, format_path
-from kubernai.rules.base import Finding, ObjectRef, Rule, Severity, rule_for
-from kubernai.rules.catalog import all_rules
+from kubernai.rules.base import Finding, ObjectRef, Rule, Severity
+from kubernai.rules.catalog import all_rules, rule_for
 from kubernai.rules.tool.internal_error import InternalError
 from kubernai.rules.tool.invalid_manifest import InvalidManifest
 
@@ -118,8 +118,9 @@ def run(loaded: LoadResult, *, config: Config, rules: Sequence[Rule]) -> Report:
     checks = [r for r in rules if not r.tool_level]
     crash_rule = by_code.get(InternalError.code) or InternalError()
     graph = ObjectGraph(loaded.resources, facts=config.facts)
+    plan = _Plan(checks)
     for resource in graph.resources:
-        for rule in checks:
+        for rule in plan.rules_for(resource):
             try:
                 found = list(rule.check(resource, graph))
             except Exception as exc:  # noqa: BLE001 - one crashing rule must not stop the run
@@ -133,6 +134,28 @@ def run(loaded: LoadResult, *, config: Config, rules: Sequence[Rule]) -> Report:
                     report.findings.append(finding)
     report.findings.sort(key=lambda f: f.sort_key)
     return report
+
+
+class _Plan:
+    """Which rules to call for an object: by their ``kinds`` and ``workloads_only``."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = rules
+        self._cache: dict[tuple[str, bool], list[Rule]] = {}
+
+    def rules_for(self, resource: Resource) -> list[Rule]:
+        key = (resource.kind, bool(resource.templates))
+        found = self._cache.get(key)
+        if found is None:
+            kind, workload = key
+            found = [
+                rule
+                for rule in self.rules
+                if (not rule.kinds or kind in rule.kinds)
+                and (workload or not rule.workloads_only)
+            ]
+            self._cache[key] = found
+        return found
 
 
 def _crash(crash_rule: Rule, rule: Rule, resource: Resource, exc: Exception) -> Finding:

@@ -8,8 +8,8 @@ from typing import TextIO
 from kubernai.errors import InputError
 from kubernai.model.mechanisms import mechanisms
 from kubernai.report.common import rule_url
-from kubernai.rules.base import Rule, rule_for
-from kubernai.rules.catalog import all_rules
+from kubernai.rules.base import Rule
+from kubernai.rules.catalog import all_rules, rule_for
 
 
 def rules_markdown() -> str:

@@ -86,6 +86,10 @@ class Rule:
     enabled_by_default: ClassVar[bool] = True
     tool_level: ClassVar[bool] = False
     """Tool-level rules (``KAI``) are raised by the engine, not by ``check``."""
+    kinds: ClassVar[frozenset[str]] = frozenset()
+    """Run only on objects of these kinds (empty: every kind)."""
+    workloads_only: ClassVar[bool] = False
+    """Run only on objects with pod templates (see the workload table)."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -192,16 +196,3 @@ def _validate(cls: type[Rule]) -> None:
         raise RuleDefinitionError(
             f"{where}: doc sections are {list(headings)}, expected {list(_SECTIONS)}"
         )
-
-
-def rule_for(key: str) -> type[Rule] | None:
-    """A rule by code, name or alias (case-insensitive)."""
-    wanted = key.strip()
-    found = REGISTRY.get(wanted.upper())
-    if found is not None:
-        return found
-    lowered = wanted.lower()
-    for rule in REGISTRY.values():
-        if rule.name == lowered or lowered in rule.aliases:
-            return rule
-    return None

@@ -83,6 +83,7 @@ class CpuPodToleratesGpuTaint(Rule):
     name = "cpu-pod-tolerates-gpu-taint"
     severity = Severity.WARNING
     mechanism = "taints-and-tolerations-for-gpu-nodes"
+    workloads_only = True
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if resource.kind == "DaemonSet":

@@ -82,6 +82,7 @@ class GpuPodWithoutGpuToleration(Rule):
     name = "gpu-pod-without-gpu-toleration"
     severity = Severity.WARNING
     mechanism = "taints-and-tolerations-for-gpu-nodes"
+    workloads_only = True
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         taint = graph.facts.gpu_taint

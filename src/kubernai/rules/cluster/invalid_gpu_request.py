@@ -68,6 +68,7 @@ class InvalidGpuRequest(Rule):
     name = "invalid-gpu-request"
     severity = Severity.ERROR
     mechanism = "resource-quotas-for-gpu-namespaces"
+    workloads_only = True
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -68,6 +68,7 @@ class LimitrangeDefaultGpu(Rule):
     name = "limitrange-default-gpu"
     severity = Severity.ERROR
     mechanism = "resource-quotas-for-gpu-namespaces"
+    kinds = frozenset({"LimitRange"})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if resource.kind != "LimitRange":

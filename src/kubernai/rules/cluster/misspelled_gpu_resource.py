@@ -76,6 +76,7 @@ class MisspelledGpuResource(Rule):
     name = "misspelled-gpu-resource"
     severity = Severity.ERROR
     mechanism = "resource-quotas-for-gpu-namespaces"
+    workloads_only = True
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

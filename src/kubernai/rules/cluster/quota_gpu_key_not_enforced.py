@@ -55,6 +55,7 @@ class QuotaGpuKeyNotEnforced(Rule):
     name = "quota-gpu-key-not-enforced"
     severity = Severity.ERROR
     mechanism = "resource-quotas-for-gpu-namespaces"
+    kinds = frozenset({"ResourceQuota"})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if resource.kind != "ResourceQuota":
