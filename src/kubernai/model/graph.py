@@ -28,11 +28,13 @@ class ObjectGraph:
         self.facts = facts or ClusterFacts()
         self._by_key: dict[Key, Resource] = {}
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
+        self._by_namespace: dict[str, list[Resource]] = defaultdict(list)
         for resource in self.resources:
             self._by_key.setdefault(
                 (resource.kind, resource.namespace, resource.name), resource
             )
             self._by_kind[resource.kind].append(resource)
+            self._by_namespace[resource.namespace].append(resource)
 
     def get(self, kind: str, namespace: str, name: str) -> Resource | None:
         """The object, or ``None`` when it is not in the input (unknown)."""
@@ -44,6 +46,14 @@ class ObjectGraph:
         if namespace is None:
             return tuple(found)
         return tuple(r for r in found if r.namespace == namespace)
+
+    def in_namespace(self, namespace: str) -> tuple[Resource, ...]:
+        """Every object of a namespace (``""``: objects that name none)."""
+        return tuple(self._by_namespace.get(namespace, ()))
+
+    def workloads_in(self, namespace: str) -> tuple[Resource, ...]:
+        """Objects of a namespace that have pod templates."""
+        return tuple(r for r in self._by_namespace.get(namespace, ()) if r.templates)
 
     # -- namespace-level policy ------------------------------------------------
 
