@@ -122,6 +122,85 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks of internal errors"
     )
 
+    calc = commands.add_parser(
+        "calc",
+        help="sizing arithmetic: vLLM KV cache, training memory, batches, checkpoints",
+        description="Calculators with the arithmetic of the systems they model.",
+    )
+    calculators = calc.add_subparsers(
+        dest="calculator", metavar="CALCULATOR", parser_class=_Parser
+    )
+    kv = calculators.add_parser(
+        "kv-cache",
+        help="vLLM KV-cache size, token capacity and concurrency on a GPU",
+        description=(
+            "Size vLLM's KV cache the way vLLM's V1 engine does: page and block "
+            "arithmetic (GQA, MLA, sliding-window layers), weights per GPU, the "
+            "memory budget, token capacity, maximum concurrency, and whether "
+            "max-model-len fits."
+        ),
+        epilog=(
+            "The activation peak and the memory outside PyTorch are estimates (vLLM "
+            "measures them at start-up); pass --kv-cache-memory-bytes to use a known "
+            "budget, e.g. the 'Available KV cache memory' of a vLLM log."
+        ),
+    )
+    kv.add_argument(
+        "--model",
+        required=True,
+        metavar="ID|PATH",
+        help="HF model id or config.json path",
+    )
+    gpu = kv.add_mutually_exclusive_group()
+    gpu.add_argument(
+        "--gpu", metavar="NAME", help="GPU id, nvidia-smi name or GFD product string"
+    )
+    gpu.add_argument(
+        "--gpu-memory",
+        type=float,
+        metavar="GIB",
+        help="device memory as PyTorch reports it",
+    )
+    kv.add_argument(
+        "--max-model-len", type=int, metavar="N", help="default: the model's maximum"
+    )
+    kv.add_argument("-tp", "--tensor-parallel-size", type=int, default=1, metavar="N")
+    kv.add_argument("-pp", "--pipeline-parallel-size", type=int, default=1, metavar="N")
+    kv.add_argument(
+        "--dtype", default="auto", help="weights and compute dtype (default: auto)"
+    )
+    kv.add_argument(
+        "--kv-cache-dtype",
+        default="auto",
+        help="auto, bfloat16, float16, fp8, fp8_e4m3, fp8_e5m2",
+    )
+    kv.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        default=0.9,
+        metavar="F",
+        help="default 0.9 (0.92 in the newest vLLM)",
+    )
+    kv.add_argument(
+        "--max-num-seqs", type=int, metavar="N", help="default: vLLM's for the GPU"
+    )
+    kv.add_argument(
+        "--max-num-batched-tokens",
+        type=int,
+        metavar="N",
+        help="default: vLLM's for the GPU",
+    )
+    kv.add_argument(
+        "--block-size", type=int, metavar="N", help="default 16 (64 for MLA models)"
+    )
+    kv.add_argument(
+        "--kv-cache-memory-bytes",
+        type=int,
+        metavar="N",
+        help="size the cache from this budget",
+    )
+    kv.add_argument("-f", "--format", choices=("text", "json"), default="text")
+
     rules = commands.add_parser(
         "rules", help="list the rules", description="List every rule kubernai has."
     )
@@ -177,6 +256,10 @@ def main(
             from kubernai.cli.check import run_check
 
             return run_check(args, stdout=out, stderr=err)
+        if args.command == "calc":
+            from kubernai.cli.calc import run_calc
+
+            return run_calc(args, stdout=out)
         if args.command == "rules":
             from kubernai.cli.catalog import run_rules
 

@@ -1,0 +1,1 @@
+"""Calculators: pure functions with the arithmetic of the systems they model."""
