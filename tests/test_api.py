@@ -18,7 +18,9 @@ def test_lint_text():
 
 
 def test_lint_paths(tmp_path):
-    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+    )
     report = kubernai.lint([str(tmp_path)])
     assert report.objects == 1
     assert report.findings == []

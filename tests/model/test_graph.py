@@ -69,7 +69,9 @@ def test_relations_resolve_within_the_input():
     assert g.route_services(ingress) == (service,)
     assert [p.kind for p in g.disruption_budgets(deployment)] == ["PodDisruptionBudget"]
     assert [q.name for q in g.quotas("serve")] == ["q"]
-    assert g.namespace_labels("serve") == {"pod-security.kubernetes.io/enforce": "baseline"}
+    assert g.namespace_labels("serve") == {
+        "pod-security.kubernetes.io/enforce": "baseline"
+    }
 
 
 def test_absent_objects_are_unknown_not_missing():

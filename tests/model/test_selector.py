@@ -12,9 +12,30 @@ LABELS = {"app": "vllm", "tier": "gpu", "replicas": 2}
         ({"matchLabels": {"app": "vllm"}}, True),
         ({"matchLabels": {"app": "tgi"}}, False),
         ({"matchLabels": {"replicas": 2}}, True),
-        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gpu", "cpu"]}]}, True),
-        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["gpu"]}]}, False),
-        ({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}, True),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "tier", "operator": "In", "values": ["gpu", "cpu"]}
+                ]
+            },
+            True,
+        ),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "tier", "operator": "NotIn", "values": ["gpu"]}
+                ]
+            },
+            False,
+        ),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "zone", "operator": "NotIn", "values": ["a"]}
+                ]
+            },
+            True,
+        ),
         ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
         ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
         ({"matchExpressions": [{"key": "app", "operator": "Gt"}]}, None),

@@ -125,5 +125,8 @@ def test_mechanisms_match_the_seed_feed():
             tuple(categories[1:]),
             item.findtext("description"),
         )
-    found = {m.slug: (m.title, m.section, m.tags, m.description) for m in mechanisms().values()}
+    found = {
+        m.slug: (m.title, m.section, m.tags, m.description)
+        for m in mechanisms().values()
+    }
     assert found == expected
