@@ -1,0 +1,1 @@
+"""Checks for the operate section (OPS codes)."""

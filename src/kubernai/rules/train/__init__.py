@@ -1,0 +1,1 @@
+"""Checks for the train section (TRN codes)."""
