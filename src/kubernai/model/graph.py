@@ -17,6 +17,31 @@ from kubernai.model.selector import map_selector_matches, selector_matches
 
 Key = tuple[str, str, str]  # kind, namespace, name
 
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PriorityClass",
+        "StorageClass",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "RuntimeClass",
+        "IngressClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "ClusterQueue",
+        "ResourceFlavor",
+        "Cohort",
+        "ClusterPolicy",
+        "ClusterServingRuntime",
+        "ClusterTrainingRuntime",
+        "NodePool",
+    }
+)
+"""Kinds without a namespace; kubectl ignores a ``metadata.namespace`` on them."""
+
 
 class ObjectGraph:
     """All objects of a run, by kind, namespace and name, plus the cluster facts."""
@@ -30,14 +55,18 @@ class ObjectGraph:
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_namespace: dict[str, list[Resource]] = defaultdict(list)
         for resource in self.resources:
-            self._by_key.setdefault(
-                (resource.kind, resource.namespace, resource.name), resource
-            )
+            namespace = "" if resource.kind in CLUSTER_SCOPED else resource.namespace
+            self._by_key.setdefault((resource.kind, namespace, resource.name), resource)
             self._by_kind[resource.kind].append(resource)
             self._by_namespace[resource.namespace].append(resource)
 
     def get(self, kind: str, namespace: str, name: str) -> Resource | None:
-        """The object, or ``None`` when it is not in the input (unknown)."""
+        """The object, or ``None`` when it is not in the input (unknown).
+
+        The namespace is ignored for cluster-scoped kinds.
+        """
+        if kind in CLUSTER_SCOPED:
+            namespace = ""
         return self._by_key.get((kind, namespace, name))
 
     def of_kind(self, kind: str, namespace: str | None = None) -> tuple[Resource, ...]:
