@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubernai.model.gpu import (
-    misspelled_accelerator,
-    node_selector_keys,
-    requests_accelerator,
-    tolerations,
-)
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
+from kubernai.model.taints import squatting_toleration
 from kubernai.rules.base import Finding, Rule, Severity
 
 
@@ -86,34 +81,21 @@ class CpuPodToleratesGpuTaint(Rule):
     workloads_only = True
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
-        if resource.kind == "DaemonSet":
-            return
         taint = graph.facts.gpu_taint
-        if taint.effect == "PreferNoSchedule":
-            return  # the taint only steers scoring; tolerating it changes little
         for template in resource.templates:
-            if not template.complete or not template.containers:
+            toleration = squatting_toleration(resource, template, taint)
+            if toleration is None:
                 continue
-            if requests_accelerator(template) or node_selector_keys(template):
-                continue
-            if any(
-                misspelled_accelerator(n) for c in template.containers for n in c.names
-            ):
-                continue  # meant to ask for a GPU: misspelled-gpu-resource reports it
-            for toleration in tolerations(template):
-                if not toleration.tolerates(taint):
-                    continue
-                how = (
-                    "operator Exists with no key tolerates every taint"
-                    if toleration.wildcard
-                    else f"key {toleration.key}"
-                )
-                role = f" ({template.role})" if template.role else ""
-                yield self.finding(
-                    resource,
-                    f"pod template{role} requests no GPU but tolerates the GPU taint "
-                    f"{taint.key}:{taint.effect} "
-                    f"(tolerations[{toleration.index}]: {how})",
-                    path=template.field_path("tolerations", toleration.index),
-                )
-                break
+            how = (
+                "operator Exists with no key tolerates every taint"
+                if toleration.wildcard
+                else f"key {toleration.key}"
+            )
+            role = f" ({template.role})" if template.role else ""
+            yield self.finding(
+                resource,
+                f"pod template{role} requests no GPU but tolerates the GPU taint "
+                f"{taint.key}:{taint.effect} "
+                f"(tolerations[{toleration.index}]: {how})",
+                path=template.field_path("tolerations", toleration.index),
+            )
