@@ -290,7 +290,7 @@ def _volcano_job(obj: Raw) -> Iterator[PodTemplate | None]:
             obj,
             ("spec", "tasks", index, "template", "spec"),
             role=get_str(task, "name"),
-            replicas=_count(task, "replicas"),
+            replicas=_count(task, "replicas", default=0),  # Volcano has no default
         )
 
 
