@@ -61,7 +61,8 @@ def test_relations_resolve_within_the_input():
     g = graph()
     deployment = g.get("Deployment", "serve", "vllm")
     service = g.get("Service", "serve", "vllm")
-    assert deployment is not None and service is not None
+    assert deployment is not None
+    assert service is not None
     assert g.service_targets(service) == (deployment,)
     assert [h.kind for h in g.scalers_of(deployment)] == ["HorizontalPodAutoscaler"]
     assert [p.name for p in g.claims_of(deployment)] == ["hf-cache"]
