@@ -8,14 +8,15 @@ the cluster lacks whatever those files do not mention.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 from kubernai.model.facts import ClusterFacts
 from kubernai.model.resource import Resource, get_map, get_path, get_str, iter_maps
 from kubernai.model.selector import map_selector_matches, selector_matches
 
 Key = tuple[str, str, str]  # kind, namespace, name
+T = TypeVar("T")
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -54,6 +55,8 @@ class ObjectGraph:
         self._by_key: dict[Key, Resource] = {}
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_namespace: dict[str, list[Resource]] = defaultdict(list)
+        self._of_kind: dict[tuple[str, str | None], tuple[Resource, ...]] = {}
+        self._derived: dict[Hashable, object] = {}
         for resource in self.resources:
             namespace = "" if resource.kind in CLUSTER_SCOPED else resource.namespace
             self._by_key.setdefault((resource.kind, namespace, resource.name), resource)
@@ -71,10 +74,23 @@ class ObjectGraph:
 
     def of_kind(self, kind: str, namespace: str | None = None) -> tuple[Resource, ...]:
         """Objects of a kind, in one namespace when ``namespace`` is given."""
-        found = self._by_kind.get(kind, ())
-        if namespace is None:
-            return tuple(found)
-        return tuple(r for r in found if r.namespace == namespace)
+        key = (kind, namespace)
+        cached = self._of_kind.get(key)
+        if cached is None:
+            found = self._by_kind.get(kind, ())
+            cached = tuple(
+                found
+                if namespace is None
+                else (r for r in found if r.namespace == namespace)
+            )
+            self._of_kind[key] = cached
+        return cached
+
+    def derived(self, key: Hashable, build: Callable[[ObjectGraph], T]) -> T:
+        """A value computed once per graph (an index a rule needs for every object)."""
+        if key not in self._derived:
+            self._derived[key] = build(self)
+        return cast(T, self._derived[key])
 
     def in_namespace(self, namespace: str) -> tuple[Resource, ...]:
         """Every object of a namespace (``""``: objects that name none)."""
