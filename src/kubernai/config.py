@@ -253,6 +253,7 @@ class _Parser:
                 "extended_resource_toleration must be true or false",
             )
         return ClusterFacts(
+            configured=bool(cluster),
             gpu_taint=taint,
             extended_resource_toleration=toleration,
             kubernetes_version=self.text(

@@ -31,6 +31,8 @@ spec:
               nvidia.com/gpu: 2
             limits:
               nvidia.com/gpu: 1
+              cpu: "8"
+              memory: 32Gi
 """
 CLEAN = """\
 apiVersion: v1

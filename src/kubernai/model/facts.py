@@ -21,11 +21,10 @@ class ClusterFacts:
     extended_resource_toleration: bool = False
     kubernetes_version: str = ""
     gpu_product: str = ""
+    configured: bool = False
+    """Whether a config file said anything about the cluster."""
 
     @property
     def assumed(self) -> bool:
-        """True when nothing was configured: the defaults are assumptions."""
-        return self == _DEFAULTS
-
-
-_DEFAULTS = ClusterFacts()
+        """True when no config set cluster facts: the defaults are assumptions."""
+        return not self.configured

@@ -30,7 +30,10 @@ class GpuPodWithoutGpuToleration(Rule):
     it. The taint key, value and effect, and whether the plugin runs, are
     cluster facts: set them under `cluster:` in `.kubernai.yaml`. Templates
     whose tolerations come from elsewhere (a KServe runtime, a Kueue
-    ResourceFlavor, GKE accelerator pools) are not reported.
+    ResourceFlavor, GKE accelerator pools) are not reported, and while the
+    taint is only assumed, neither are templates that tolerate another
+    dedicated-node taint (AKS guides use `sku=gpu:NoSchedule`): they were
+    written for a cluster whose GPU nodes carry that taint.
 
     ## Example
     ```yaml
@@ -108,6 +111,8 @@ class GpuPodWithoutGpuToleration(Rule):
             own = list(tolerations(template))
             if any(t.tolerates(taint) for t in own):
                 continue
+            if graph.facts.assumed and any(_dedicated(t.key, taint.key) for t in own):
+                continue  # written for a cluster whose GPU nodes carry another taint
             container, name = requested[0]
             section = "limits" if name in container.limits else "requests"
             shown = (
@@ -135,3 +140,16 @@ class GpuPodWithoutGpuToleration(Rule):
                 f"tolerate the GPU taint {shown}:{taint.effect}{detail}{assumed}",
                 path=container.resource_path(section, name),
             )
+
+
+_SYSTEM_TAINT_PREFIXES = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
+
+
+def _dedicated(key: str, gpu_key: str) -> bool:
+    """A toleration for a cluster's own dedicated-node taint (``sku=gpu``)."""
+    return (
+        bool(key)
+        and key != gpu_key
+        and key != "CriticalAddonsOnly"
+        and not key.startswith(_SYSTEM_TAINT_PREFIXES)
+    )
