@@ -41,7 +41,7 @@ from kubernai.model.resource import (
     is_placeholder,
     iter_maps,
 )
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 DEFAULT_TERMINATION_GRACE_SECONDS = 30
 PRESTOP_EXTENSION_SECONDS = 2
@@ -209,6 +209,11 @@ def _quantity(value: Any) -> Fraction | None:
 
 
 def pod_qos(template: PodTemplate) -> Qos | None:
+    """The pod's QoS class (computed once per template)."""
+    return memoised(template, "qos", lambda: _pod_qos(template))
+
+
+def _pod_qos(template: PodTemplate) -> Qos | None:
     """The QoS class as Kubernetes computes it; ``None`` when it cannot be known.
 
     Unknown: pod-level cpu or memory resources (``spec.resources``, whose
@@ -340,6 +345,11 @@ def added_containers(resource: Resource, template: PodTemplate) -> str:
 
 
 def gpu_request(template: PodTemplate) -> tuple[Container, str] | None:
+    """The first GPU request of the template (computed once per template)."""
+    return memoised(template, "gpu_request", lambda: _gpu_request(template))
+
+
+def _gpu_request(template: PodTemplate) -> tuple[Container, str] | None:
     """The first app container that asks for a positive amount of a GPU.
 
     GPUs only (NVIDIA, MIG, AMD, Intel): TPUs and other accelerators are left out.

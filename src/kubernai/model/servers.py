@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubernai.model.resource import Path, get_list, get_str, iter_maps
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 VLLM, TGI, TRITON, SGLANG = "vllm", "tgi", "triton", "sglang"
 _VLLM_CALLS = ("vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_server")
@@ -114,7 +114,14 @@ def _after(words: list[str], marker: str) -> str | None:
 
 
 def command_tokens(container: Container) -> list[Token]:
-    """``command`` then ``args`` as words; a ``sh -c`` script is split like a shell."""
+    """``command`` then ``args`` as words; a ``sh -c`` script is split like a shell.
+
+    Computed once per container; the list returned must not be changed.
+    """
+    return memoised(container, "command_tokens", lambda: _command_tokens(container))
+
+
+def _command_tokens(container: Container) -> list[Token]:
     tokens: list[Token] = []
     for key in ("command", "args"):
         for index, item in enumerate(get_list(container.raw, key)):
@@ -169,7 +176,14 @@ def server_kind(container: Container, tokens: list[Token]) -> str | None:
 
 
 def parse_server(container: Container) -> ServerArgs | None:
-    """The server a container runs, with its flags; ``None`` if it runs none."""
+    """The server a container runs, with its flags; ``None`` if it runs none.
+
+    Parsed once per container.
+    """
+    return memoised(container, "server", lambda: _parse_server(container))
+
+
+def _parse_server(container: Container) -> ServerArgs | None:
     tokens = command_tokens(container)
     kind = server_kind(container, tokens)
     if kind is None:

@@ -23,7 +23,7 @@ from typing import Any
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource, get_map, get_str, iter_maps
 from kubernai.model.servers import Token, command_tokens
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 TORCHRUN, DEEPSPEED, ACCELERATE = "torchrun", "deepspeed", "accelerate"
 _TORCHRUN_MODULES = ("torch.distributed.run", "torch.distributed.launch")
@@ -144,7 +144,14 @@ def _start(tokens: list[Token]) -> tuple[str, int] | None:
 
 
 def parse_launch(container: Container) -> Launch | None:
-    """The launcher a container runs, with its options; ``None`` if none."""
+    """The launcher a container runs, with its options; ``None`` if none.
+
+    Parsed once per container.
+    """
+    return memoised(container, "launch", lambda: _parse_launch(container))
+
+
+def _parse_launch(container: Container) -> Launch | None:
     tokens = command_tokens(container)
     start = _start(tokens)
     if start is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from kubernai.model.quantity import parse_count
 from kubernai.model.resource import (
@@ -36,6 +36,10 @@ class Container:
     """``resources.limits``."""
     names: tuple[str, ...] = field(init=False)
     """Resource names in limits, then requests, each once."""
+    memo: dict[str, Any] = field(
+        init=False, default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """Derived values (parsed command lines...) computed once for all rules."""
 
     def __post_init__(self) -> None:
         resources = get_map(self.raw, self.resources_key)
@@ -79,6 +83,10 @@ class PodTemplate:
     role: str = ""
     replicas: int | None = 1
     complete: bool = True
+    memo: dict[str, Any] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """Derived values computed once for all rules (see :func:`memoised`)."""
 
     def field_path(self, *steps: str | int) -> Path:
         """Path of a pod-spec field in the object."""
@@ -126,6 +134,7 @@ def _count(obj: Raw, *path: str | int, default: int | None = 1) -> int | None:
 
 
 Extractor = Callable[[Raw], Iterator[PodTemplate | None]]
+T = TypeVar("T")
 
 
 def _single(spec_path: Path, replicas_path: Path | None) -> Extractor:
@@ -348,3 +357,15 @@ def pod_templates(resource: Resource) -> tuple[PodTemplate, ...]:
 def is_workload(resource: Resource) -> bool:
     """Whether the workload table knows ``resource``'s kind."""
     return (resource.group, resource.kind) in WORKLOADS
+
+
+def memoised(owner: Container | PodTemplate, key: str, make: Callable[[], T]) -> T:
+    """``make()`` computed once per container or template and kept on it.
+
+    Rules run one after another on the same object; parsing a command line
+    or computing a QoS class once for all of them keeps the engine fast.
+    """
+    memo = owner.memo
+    if key not in memo:
+        memo[key] = make()
+    return cast(T, memo[key])
