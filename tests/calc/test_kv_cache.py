@@ -178,3 +178,31 @@ def test_hf_config_with_layer_types_and_mla(tmp_path):
     assert model.attention == "mla"
     assert model.head_size == 576
     assert model.sliding_layers == ()
+
+
+def test_fp8_checkpoint_weights_stay_one_byte_with_a_bf16_dtype():
+    auto = run(
+        "deepseek-ai/DeepSeek-V3",
+        gpu="H200",
+        tensor_parallel_size=8,
+        kv_cache_memory_bytes=GIB,
+    )
+    bf16 = run(
+        "deepseek-ai/DeepSeek-V3",
+        gpu="H200",
+        tensor_parallel_size=8,
+        dtype="bfloat16",
+        kv_cache_memory_bytes=GIB,
+    )
+    assert auto.weights_bytes == bf16.weights_bytes == 671_000_000_000 // 8
+
+
+def test_llama_3_and_3_1_differ_in_context():
+    assert (
+        load_model("meta-llama/Meta-Llama-3-8B-Instruct").max_position_embeddings
+        == 8192
+    )
+    assert (
+        load_model("meta-llama/Llama-3.1-8B-Instruct").max_position_embeddings == 131072
+    )
+    assert load_model("Qwen/Qwen2.5-72B-Instruct").max_position_embeddings == 32768

@@ -101,3 +101,13 @@ def test_malformed_shell_quotes_do_not_crash():
     )
     assert server.kind == VLLM
     assert server.get("--max-model-len") == "4096"
+
+
+def test_flag_without_value_before_a_short_option():
+    server = only_server(
+        "image: vllm/vllm-openai:v0.8.5\nargs: [--enforce-eager, -tp, '4', -q, fp8, --seed, '-1']"
+    )
+    assert server.get("--enforce-eager") is None
+    assert server.get("--tensor-parallel-size") == "4"
+    assert server.get("--quantization") == "fp8"
+    assert server.get("--seed") == "-1"

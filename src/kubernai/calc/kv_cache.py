@@ -194,9 +194,13 @@ def calculate(model: ModelArch, gpu: Gpu | None, config: ServeConfig) -> KvCache
     seqs_default, batched_default = batch_defaults(total, name)
     max_seqs = config.max_num_seqs or seqs_default
     batched = config.max_num_batched_tokens or batched_default
-    weights_per_param = model.weights_bytes_per_param or dtype_bytes(
-        model.dtype if config.dtype == "auto" else config.dtype
-    )
+    checkpoint_bytes = dtype_bytes(model.dtype)
+    if model.weights_bytes_per_param:
+        weights_per_param: float = model.weights_bytes_per_param
+    elif checkpoint_bytes == 1:
+        weights_per_param = 1  # an FP8 checkpoint stays FP8 whatever --dtype says
+    else:
+        weights_per_param = dtype_bytes(compute)
     weights = math.ceil(model.params * weights_per_param / (tp * pp))
     requested = math.ceil(total * config.gpu_memory_utilization)
     activation = _activation_estimate(

@@ -58,6 +58,21 @@ def parse_quantity(value: Any) -> Fraction | None:
         return Fraction(repr(value)) if "e" not in repr(value) else Fraction(value)
     if not isinstance(value, str):
         return None
+    cached = _CACHE.get(value, _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    parsed = _parse_text(value)
+    if len(_CACHE) < _CACHE_SIZE:
+        _CACHE[value] = parsed
+    return parsed
+
+
+_CACHE: dict[str, Fraction | None] = {}
+_CACHE_SIZE = 10_000
+_MISSING = object()
+
+
+def _parse_text(value: str) -> Fraction | None:
     match = _QUANTITY.fullmatch(value.strip()) if len(value) <= 64 else None
     if match is None:
         return None

@@ -48,6 +48,8 @@ class ServerArgs:
     paths: dict[str, Path] = field(default_factory=dict)
     """Where each flag was written (the command/args element)."""
     positionals: list[str] = field(default_factory=list)
+    positional_paths: list[Path] = field(default_factory=list)
+    """Where each positional word was written."""
     env: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, *names: str) -> str | None:
@@ -155,6 +157,19 @@ def _split(script: str) -> list[str]:
 
 
 _ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+# vLLM's short options (vllm/engine/arg_utils.py).
+_SHORT = {
+    "-tp": "--tensor-parallel-size",
+    "-pp": "--pipeline-parallel-size",
+    "-dp": "--data-parallel-size",
+    "-q": "--quantization",
+}
+_NUMBER = re.compile(r"-?[0-9.]+")
+
+
+def _is_value(text: str) -> bool:
+    """Whether the word after a flag is its value (not the next option)."""
+    return not text.startswith("-") or _NUMBER.fullmatch(text) is not None
 
 
 def server_kind(container: Container, tokens: list[Token]) -> str | None:
@@ -198,14 +213,17 @@ def _parse_server(container: Container) -> ServerArgs | None:
     while index < len(tokens):
         token = tokens[index]
         text = _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(0)), token.text)
-        if text.startswith("--") and len(text) > 2:
+        if text in _SHORT and index + 1 < len(tokens):
+            flag = _SHORT[text]
+            index += 1
+            server.flags[flag] = tokens[index].text
+            server.paths[flag] = token.path
+        elif text.startswith("--") and len(text) > 2:
             name, equals, value = text.partition("=")
             flag = _normalise(name)
             if equals:
                 server.flags[flag] = value
-            elif index + 1 < len(tokens) and not tokens[index + 1].text.startswith(
-                "--"
-            ):
+            elif index + 1 < len(tokens) and _is_value(tokens[index + 1].text):
                 index += 1
                 server.flags[flag] = _ENV_REF.sub(
                     lambda m: env.get(m.group(1), m.group(0)), tokens[index].text
@@ -213,17 +231,9 @@ def _parse_server(container: Container) -> ServerArgs | None:
             else:
                 server.flags[flag] = None
             server.paths[flag] = token.path
-        elif text in ("-tp", "-pp") and index + 1 < len(tokens):
-            flag = (
-                "--tensor-parallel-size"
-                if text == "-tp"
-                else "--pipeline-parallel-size"
-            )
-            index += 1
-            server.flags[flag] = tokens[index].text
-            server.paths[flag] = token.path
         else:
             server.positionals.append(text)
+            server.positional_paths.append(token.path)
         index += 1
     return server
 
