@@ -133,7 +133,6 @@ def test_max_model_len_auto(value):
         ["--gpu-memory-utilization", "1.2"],
         ["--gpu-memory-utilization", "0"],
         ["--block-size", "x"],
-        ["--enforce-eager", "-tp", "4"],
         ["--data-parallel-size", "2", "--enable-expert-parallel"],
     ],
 )
@@ -303,3 +302,8 @@ def test_every_gke_accelerator_maps_to_a_catalog_gpu():
         assert gpu is not None, item
         assert gpu.product == item["product"]
         assert item["source"]
+
+
+def test_flag_without_value_before_a_short_option_is_read():
+    args = vllm_args(["--model", "m/x", "--enforce-eager", "-tp", "4"])
+    assert args is not None
