@@ -111,3 +111,17 @@ def test_flag_without_value_before_a_short_option():
     assert server.get("--tensor-parallel-size") == "4"
     assert server.get("--quantization") == "fp8"
     assert server.get("--seed") == "-1"
+
+
+def test_combined_shell_options_continuations_and_boolean_flags():
+    server = only_server(
+        "image: x\ncommand: [bash, -exc]\n"
+        'args: ["vllm serve --trust-remote-code meta/m \\\\\\n  -tp=2 --port 8001;"]'
+    )
+    assert server.model == "meta/m"
+    assert server.get("--tensor-parallel-size") == "2"
+    assert server.get("--port") == "8001"
+    tgi = only_server(
+        "image: ghcr.io/huggingface/text-generation-inference:2.4.0\nargs: [-p, '8080']"
+    )
+    assert tgi.get("--port") == "8080"

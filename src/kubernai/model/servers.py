@@ -130,7 +130,11 @@ def _command_tokens(container: Container) -> list[Token]:
             if isinstance(item, str | int | float) and not isinstance(item, bool):
                 tokens.append(Token(str(item), (*container.path, key, index)))
     for position, token in enumerate(tokens):
-        if token.text == "-c" and position > 0 and _is_shell(tokens[:position]):
+        if (
+            _SHELL_C.fullmatch(token.text)
+            and position > 0
+            and _is_shell(tokens[:position])
+        ):
             script = tokens[position + 1 :]
             if not script:
                 return tokens
@@ -147,13 +151,25 @@ def _is_shell(tokens: list[Token]) -> bool:
     )
 
 
+_SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
+"""``-c`` alone or combined with other shell options (``-ec``, ``-exc``)."""
+
+
 def _split(script: str) -> list[str]:
+    script = script.replace("\\\n", " ")  # line continuations
     try:
         words = shlex.split(script, comments=True)
     except ValueError:
         words = script.split()
     # Treat shell separators as word breaks so that `cd x && vllm serve m` parses.
-    return [w for w in words if w not in ("&&", "||", ";", "|", "\\")]
+    found: list[str] = []
+    for word in words:
+        if word in ("&&", "||", ";", "|", "\\"):
+            continue
+        word = word.rstrip(";")
+        if word:
+            found.append(word)
+    return found
 
 
 _ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -164,6 +180,26 @@ _SHORT = {
     "-dp": "--data-parallel-size",
     "-q": "--quantization",
 }
+_TGI_SHORT = {"-p": "--port"}
+# vLLM flags that take no value (store_true), so the word after one is not its value.
+_VLLM_BOOLEAN = frozenset(
+    {
+        "--trust-remote-code",
+        "--enforce-eager",
+        "--enable-prefix-caching",
+        "--no-enable-prefix-caching",
+        "--enable-chunked-prefill",
+        "--disable-log-requests",
+        "--disable-log-stats",
+        "--enable-auto-tool-choice",
+        "--enable-lora",
+        "--disable-custom-all-reduce",
+        "--enable-expert-parallel",
+        "--headless",
+        "--enable-reasoning",
+        "--disable-frontend-multiprocessing",
+    }
+)
 _NUMBER = re.compile(r"-?[0-9.]+")
 
 
@@ -213,17 +249,25 @@ def _parse_server(container: Container) -> ServerArgs | None:
     while index < len(tokens):
         token = tokens[index]
         text = _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(0)), token.text)
-        if text in _SHORT and index + 1 < len(tokens):
-            flag = _SHORT[text]
-            index += 1
-            server.flags[flag] = tokens[index].text
+        short, equals, short_value = text.partition("=")
+        if short in _SHORT or (kind == TGI and short in _TGI_SHORT):
+            flag = _SHORT.get(short) or _TGI_SHORT[short]
+            if equals:
+                server.flags[flag] = short_value
+            elif index + 1 < len(tokens):
+                index += 1
+                server.flags[flag] = tokens[index].text
             server.paths[flag] = token.path
         elif text.startswith("--") and len(text) > 2:
             name, equals, value = text.partition("=")
             flag = _normalise(name)
             if equals:
                 server.flags[flag] = value
-            elif index + 1 < len(tokens) and _is_value(tokens[index + 1].text):
+            elif (
+                flag not in _VLLM_BOOLEAN
+                and index + 1 < len(tokens)
+                and _is_value(tokens[index + 1].text)
+            ):
                 index += 1
                 server.flags[flag] = _ENV_REF.sub(
                     lambda m: env.get(m.group(1), m.group(0)), tokens[index].text
