@@ -16,7 +16,15 @@ def run_calc(args: argparse.Namespace, *, stdout: TextIO) -> int:
     """Dispatch to one calculator."""
     if args.calculator == "kv-cache":
         return _kv_cache(args, stdout)
-    raise InputError("calc needs a CALCULATOR: kv-cache (see `kubernai calc --help`)")
+    from kubernai.cli.calc_training import run_training_calculator
+
+    code = run_training_calculator(args, stdout=stdout)
+    if code is not None:
+        return code
+    raise InputError(
+        "calc needs a CALCULATOR: kv-cache, zero, train-memory, batch, checkpoint, "
+        "precision (see `kubernai calc --help`)"
+    )
 
 
 def _kv_cache(args: argparse.Namespace, stdout: TextIO) -> int:

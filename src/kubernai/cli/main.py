@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from kubernai._version import __version__
+from kubernai.cli.calc_training import add_training_calculators
 from kubernai.errors import EXIT_INTERNAL, EXIT_USAGE, KubernaiError
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="size the cache from this budget",
     )
     kv.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    add_training_calculators(calculators)
 
     rules = commands.add_parser(
         "rules", help="list the rules", description="List every rule kubernai has."
