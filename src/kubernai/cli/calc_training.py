@@ -118,7 +118,7 @@ def _model_or_params(parser: argparse.ArgumentParser) -> None:
 
 
 def add_training_calculators(
-    calculators: argparse._SubParsersAction[argparse.ArgumentParser],
+    calculators: argparse._SubParsersAction[Any],
 ) -> None:
     """Add the zero, train-memory, batch, checkpoint and precision parsers."""
     _add_zero(calculators)
@@ -129,7 +129,7 @@ def add_training_calculators(
 
 
 def _add_zero(
-    calculators: argparse._SubParsersAction[argparse.ArgumentParser],
+    calculators: argparse._SubParsersAction[Any],
 ) -> None:
     p = calculators.add_parser(
         "zero",
@@ -203,7 +203,7 @@ def _add_zero(
 
 
 def _add_train_memory(
-    calculators: argparse._SubParsersAction[argparse.ArgumentParser],
+    calculators: argparse._SubParsersAction[Any],
 ) -> None:
     p = calculators.add_parser(
         "train-memory",
@@ -268,7 +268,7 @@ def _add_train_memory(
 
 
 def _add_batch(
-    calculators: argparse._SubParsersAction[argparse.ArgumentParser],
+    calculators: argparse._SubParsersAction[Any],
 ) -> None:
     p = calculators.add_parser(
         "batch",
@@ -330,7 +330,7 @@ def _add_batch(
 
 
 def _add_checkpoint(
-    calculators: argparse._SubParsersAction[argparse.ArgumentParser],
+    calculators: argparse._SubParsersAction[Any],
 ) -> None:
     p = calculators.add_parser(
         "checkpoint",
@@ -377,7 +377,7 @@ def _add_checkpoint(
 
 
 def _add_precision(
-    calculators: argparse._SubParsersAction[argparse.ArgumentParser],
+    calculators: argparse._SubParsersAction[Any],
 ) -> None:
     names = ", ".join(NUMBER_FORMATS)
     p = calculators.add_parser(
