@@ -128,13 +128,38 @@ class ObjectGraph:
         ``plain_map`` reads a Service-style ``key: value`` selector.
         """
         match = map_selector_matches if plain_map else selector_matches
-        found = []
-        for resource in self.resources:
-            if resource.namespace != namespace or not resource.templates:
-                continue
-            if any(match(selector, t.labels) for t in resource.templates):
-                found.append(resource)
-        return tuple(found)
+        required = selector if plain_map else get_map(selector, "matchLabels")
+        candidates: list[Resource] | None = None
+        if isinstance(required, Mapping) and required:
+            index = self._label_index()
+            for key, value in required.items():
+                holders = index.get((namespace, str(key), _label_text(value)), [])
+                if candidates is None or len(holders) < len(candidates):
+                    candidates = holders
+        if candidates is None:
+            candidates = self.workloads_in(namespace)  # type: ignore[assignment]
+        return tuple(
+            r
+            for r in candidates or ()
+            if any(match(selector, t.labels) for t in r.templates)
+        )
+
+    def _label_index(self) -> dict[tuple[str, str, str], list[Resource]]:
+        """Workloads by (namespace, pod-template label key, value), built once."""
+
+        def build(graph: ObjectGraph) -> dict[tuple[str, str, str], list[Resource]]:
+            index: dict[tuple[str, str, str], list[Resource]] = defaultdict(list)
+            for resource in graph.resources:
+                seen: set[tuple[str, str, str]] = set()
+                for template in resource.templates:
+                    for key, value in template.labels.items():
+                        entry = (resource.namespace, str(key), _label_text(value))
+                        if entry not in seen:
+                            seen.add(entry)
+                            index[entry].append(resource)
+            return index
+
+        return self.derived("label-index", build)
 
     def service_targets(self, service: Resource) -> tuple[Resource, ...]:
         """Workloads behind a Service's ``spec.selector``."""
@@ -209,3 +234,9 @@ class ObjectGraph:
         """The labels of a namespace, or ``None`` when it is not in the input."""
         found = self.namespace(namespace)
         return None if found is None else found.labels
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
