@@ -90,6 +90,8 @@ def _parse_text(value: str) -> Fraction | None:
 
 def parse_count(value: Any) -> int | None:
     """A whole, non-negative count ("8" or 8 → 8); ``None`` otherwise."""
+    if type(value) is int:
+        return value if value >= 0 else None
     quantity = parse_quantity(value)
     if quantity is None or quantity.denominator != 1 or quantity < 0:
         return None

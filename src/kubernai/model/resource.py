@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,12 +28,17 @@ class Source:
     line_of: Callable[[Path], int] | None = field(default=None, compare=False)
 
 
+_SCALARS = frozenset({str, int, float, bool, list, type(None)})
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def get_path(data: Any, *path: str | int) -> Any:
     """Follow ``path`` through dicts and lists; ``None`` where the shape is wrong."""
     for step in path:
         if step.__class__ is str:
             # ``type(...) is dict`` first: the abstract-class check is slow.
-            if type(data) is not dict and not isinstance(data, Mapping):
+            kind = type(data)
+            if kind is not dict and (kind in _SCALARS or not isinstance(data, Mapping)):
                 return None
             data = data.get(step)
         else:
@@ -47,27 +53,30 @@ def get_path(data: Any, *path: str | int) -> Any:
 def get_map(data: Any, *path: str | int) -> Mapping[str, Any]:
     """The mapping at ``path``, or an empty one."""
     value = get_path(data, *path)
-    if type(value) is dict or isinstance(value, Mapping):
-        return value
-    return {}
+    kind = type(value)
+    if kind is dict:
+        return value  # type: ignore[no-any-return]
+    if value is None or kind in _SCALARS or not isinstance(value, Mapping):
+        return _EMPTY
+    return value
 
 
 def get_list(data: Any, *path: str | int) -> list[Any]:
     """The list at ``path``, or an empty one."""
     value = get_path(data, *path)
-    return value if isinstance(value, list) else []
+    return value if type(value) is list else []
 
 
 def get_str(data: Any, *path: str | int) -> str:
     """The string at ``path``, or ``""``."""
     value = get_path(data, *path)
-    return value if isinstance(value, str) else ""
+    return value if type(value) is str else ""
 
 
 def iter_maps(data: Any, *path: str | int) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """Index and item of each mapping in the list at ``path``; other items skipped."""
     for index, item in enumerate(get_list(data, *path)):
-        if isinstance(item, Mapping):
+        if type(item) is dict or (item is not None and isinstance(item, Mapping)):
             yield index, item
 
 
