@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernai.model.resource import Path, get_list, get_str, iter_maps
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 _WORDS = ("checkpoint", "ckpt")
 _NOT_SAVING = ("activation", "gradient", "recompute")
@@ -64,6 +64,13 @@ def _tokens(container: Container) -> list[tuple[str, Path]]:
 
 
 def options(container: Container) -> Iterator[Option]:
+    """The container's options (read once per container); see ``_options``."""
+    return iter(
+        memoised(container, "checkpoint_options", lambda: tuple(_options(container)))
+    )
+
+
+def _options(container: Container) -> Iterator[Option]:
     """The container's options: ``--key value``, ``--key=value``, ``key=value``."""
     tokens = _tokens(container)
     for index, (word, path) in enumerate(tokens):

@@ -44,7 +44,7 @@ from kubernai.model.resource import (
     is_placeholder,
     iter_maps,
 )
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 PYTORCHJOB = ("kubeflow.org", "PyTorchJob")
 TRAINJOB = ("trainer.kubeflow.org", "TrainJob")
@@ -92,7 +92,11 @@ class ReplicaSpec:
 
 
 def replica_specs(resource: Resource) -> tuple[ReplicaSpec, ...]:
-    """The replica specs of a PyTorchJob, in the manifest's order."""
+    """The replica specs of a PyTorchJob, in the manifest's order (read once)."""
+    return memoised(resource, "replica_specs", lambda: _replica_specs(resource))
+
+
+def _replica_specs(resource: Resource) -> tuple[ReplicaSpec, ...]:
     found = []
     for key, raw in get_map(resource.raw, "spec", REPLICA_SPECS).items():
         if not isinstance(key, str) or not isinstance(raw, Mapping):

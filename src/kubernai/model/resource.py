@@ -118,6 +118,7 @@ class Resource:
         "group",
         "kind",
         "labels",
+        "memo",
         "name",
         "namespace",
         "raw",
@@ -141,6 +142,8 @@ class Resource:
         self.labels = get_map(metadata, "labels")
         self.annotations = get_map(metadata, "annotations")
         self._templates: tuple[PodTemplate, ...] | None = None
+        self.memo: dict[str, Any] = {}
+        """Derived values computed once for all rules (see ``workload.memoised``)."""
 
     def __repr__(self) -> str:
         return f"Resource({self.display()!r}, {self.source.file}:{self.source.line})"

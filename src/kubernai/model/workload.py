@@ -359,8 +359,10 @@ def is_workload(resource: Resource) -> bool:
     return (resource.group, resource.kind) in WORKLOADS
 
 
-def memoised(owner: Container | PodTemplate, key: str, make: Callable[[], T]) -> T:
-    """``make()`` computed once per container or template and kept on it.
+def memoised(
+    owner: Container | PodTemplate | Resource, key: str, make: Callable[[], T]
+) -> T:
+    """``make()`` computed once per container, template or object and kept on it.
 
     Rules run one after another on the same object; parsing a command line
     or computing a QoS class once for all of them keeps the engine fast.
