@@ -113,6 +113,8 @@ def is_checkpoint_dir_key(option: Option) -> bool:
     last = lowered.rsplit(".", 1)[-1]
     if any(w in lowered for w in _READ_WORDS):
         return False
+    if lowered == "checkpointer.checkpoint_dir":
+        return False  # torchtune reads the base weights from it; output_dir is written
     if is_checkpoint_key(option.key):
         return True
     return last in _OUTPUT_KEYS or (option.dashed and lowered in _DASHED_ONLY)
