@@ -102,9 +102,16 @@ def _options(container: Container) -> Iterator[Option]:
 def is_checkpoint_key(key: str) -> bool:
     """A name about saving checkpoints (not activation or gradient checkpointing)."""
     lowered = key.lower()
+    if lowered in _INPUT_KEYS:
+        return False
     return any(w in lowered for w in _WORDS) and not any(
         w in lowered for w in _NOT_SAVING
     )
+
+
+_INPUT_KEYS = frozenset({"checkpointer.checkpoint_dir"})
+"""Keys that name where weights are read from: torchtune loads its base model
+from ``checkpointer.checkpoint_dir`` and writes to ``output_dir``."""
 
 
 def is_checkpoint_dir_key(option: Option) -> bool:
@@ -113,8 +120,6 @@ def is_checkpoint_dir_key(option: Option) -> bool:
     last = lowered.rsplit(".", 1)[-1]
     if any(w in lowered for w in _READ_WORDS):
         return False
-    if lowered == "checkpointer.checkpoint_dir":
-        return False  # torchtune reads the base weights from it; output_dir is written
     if is_checkpoint_key(option.key):
         return True
     return last in _OUTPUT_KEYS or (option.dashed and lowered in _DASHED_ONLY)
