@@ -135,3 +135,42 @@ def test_other_launchers_and_shell_scripts():
     assert found[0].get("--num-gpus") == "8"
     assert found[1].has("--standalone")
     assert found[1].get("--nproc-per-node") == "4"
+
+
+def test_deepspeed_flag_before_its_config_and_short_options():
+    loaded = LoadResult()
+    load_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "p"},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "a",
+                            "command": [
+                                "deepspeed",
+                                "-H",
+                                "/job/hostfile",
+                                "--no_ssh",
+                                "train.py",
+                                "--deepspeed",
+                                "--deepspeed_config",
+                                "ds.json",
+                            ],
+                        },
+                    ]
+                },
+            }
+        ),
+        "p.yaml",
+        result=loaded,
+    )
+    (template,) = loaded.resources[0].templates
+    (launch,) = launches(template)
+    assert launch.script == "train.py"
+    assert launch.has("-H")
+    assert launch.get("-H") == "/job/hostfile"
+    value, _ = launch.script_option("--deepspeed", "--deepspeed_config")
+    assert value == "ds.json"

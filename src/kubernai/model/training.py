@@ -39,6 +39,22 @@ _BOOLEAN_OPTIONS = {
     "--multi-gpu",
     "--use-deepspeed",
     "--use-fsdp",
+    # deepspeed launcher (launcher/runner.py)
+    "--no-ssh",
+    "--no-ssh-check",
+    "--force-multi",
+    "--save-pid",
+    "--elastic-training",
+    "--bind-cores-to-rank",
+    "--enable-each-rank-log",
+    "--autotuning",
+    # accelerate launch
+    "--same-network",
+    "--use-cpu",
+    "--use-megatron-lm",
+    "--use-xpu",
+    "--debug",
+    "--quiet",
 }
 DEEPSPEED_KEYS = frozenset(
     {
@@ -51,7 +67,12 @@ DEEPSPEED_KEYS = frozenset(
 
 
 def normalise(option: str) -> str:
-    """``--nproc_per_node`` and ``--nproc-per-node`` are the same option."""
+    """``--nproc_per_node`` and ``--nproc-per-node`` are the same option.
+
+    Short options (``-H``) stay as they are.
+    """
+    if not option.startswith("--") and option.startswith("-"):
+        return option
     return "--" + option.lstrip("-").replace("_", "-")
 
 
@@ -108,9 +129,10 @@ class Launch:
                 continue
             if equals:
                 return value, token.path
-            if index + 1 < len(self.script_args):
-                return self.script_args[index + 1].text, token.path
-            return None, token.path
+            following = self.script_args[index + 1 :]
+            if following and not following[0].text.startswith("-"):
+                return following[0].text, token.path
+            # ``--deepspeed`` is also a bare flag: look for the other names.
         return None, None
 
 
