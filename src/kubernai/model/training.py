@@ -121,8 +121,13 @@ class Launch:
         return self.container.path
 
     def script_option(self, *names: str) -> tuple[str | None, Path | None]:
-        """The value of a training-script option (``--deepspeed ds.json``)."""
+        """The value of a training-script option (``--deepspeed ds.json``).
+
+        A flag given without a value answers ``(None, its path)``;
+        an absent one ``(None, None)``.
+        """
         wanted = {normalise(n) for n in names}
+        bare: Path | None = None
         for index, token in enumerate(self.script_args):
             name, equals, value = token.text.partition("=")
             if not name.startswith("--") or normalise(name) not in wanted:
@@ -132,8 +137,9 @@ class Launch:
             following = self.script_args[index + 1 :]
             if following and not following[0].text.startswith("-"):
                 return following[0].text, token.path
-            # ``--deepspeed`` is also a bare flag: look for the other names.
-        return None, None
+            # ``--deepspeed`` is also a bare flag: look on for the other names.
+            bare = bare or token.path
+        return None, bare
 
 
 def _env(container: Container) -> dict[str, str]:
