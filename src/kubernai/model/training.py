@@ -55,6 +55,11 @@ _BOOLEAN_OPTIONS = {
     "--use-xpu",
     "--debug",
     "--quiet",
+    "-q",
+    "--cpu",
+    "--tpu",
+    "--use-parallelism-config",
+    "--enable-cpu-affinity",
 }
 DEEPSPEED_KEYS = frozenset(
     {
