@@ -38,7 +38,6 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import PurePath
 from typing import Any
 
 import yaml
@@ -54,6 +53,7 @@ from kubernai.model.resource import (
     get_str,
     iter_maps,
 )
+from kubernai.model.scope import describes
 from kubernai.model.workload import PodTemplate
 
 RESOURCE_PREFIX = "nvidia.com/"
@@ -255,21 +255,6 @@ class ClusterPolicyFacts:
     def plugin_config_name(self) -> str:
         """``spec.devicePlugin.config.name``: the ConfigMap of plugin configs."""
         return get_str(self.resource.raw, "spec", "devicePlugin", "config", "name")
-
-
-@lru_cache(maxsize=4096)
-def _folders(file: str) -> tuple[str, ...]:
-    """A file's folder, then every folder above it."""
-    folder = PurePath(file).parent
-    return (str(folder), *(str(parent) for parent in folder.parents))
-
-
-def describes(cluster_object: Resource, workload: Resource) -> bool:
-    """Whether a cluster-level object is taken to describe the workload's cluster.
-
-    True when the workload's file is in the object's folder or below it.
-    """
-    return _folders(cluster_object.source.file)[0] in _folders(workload.source.file)
 
 
 class SharingIndex:
