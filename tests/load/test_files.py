@@ -232,3 +232,79 @@ def test_many_broken_documents_are_capped_and_fast():
     assert len(result.invalid) == 100
     assert [p.line for p in result.invalid[:2]] == [5, 11]
     assert "the rest is skipped" in result.invalid[-1].reason
+
+
+# --- gzipped input -------------------------------------------------------------
+
+
+def test_gzipped_files_are_read_by_name_and_by_magic_bytes(tmp_path):
+    import gzip
+
+    document = '{\n\t"apiVersion": "v1",\n\t"kind": "List",\n\t"items": [\n\t\t{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}\n\t]\n}\n'
+    (tmp_path / "cluster.json.gz").write_bytes(gzip.compress(document.encode()))
+    result = load_paths([str(tmp_path / "cluster.json.gz")])
+    assert result.invalid == []
+    assert [(r.kind, r.name, r.source.line) for r in result.resources] == [
+        ("Node", "n1", 5)
+    ]
+    stream = io.BytesIO(gzip.compress(DEPLOYMENT.encode()))
+    result = load_paths(["-"], stdin=stream)
+    assert [r.name for r in result.resources] == ["web"]
+
+
+def test_gzipped_files_are_found_in_folders(tmp_path):
+    import gzip
+
+    (tmp_path / "a.yaml.gz").write_bytes(gzip.compress(DEPLOYMENT.encode()))
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(DEPLOYMENT.encode()))
+    result = load_paths([str(tmp_path)])
+    assert result.files == {str(tmp_path / "a.yaml.gz")}
+    assert [r.name for r in result.resources] == ["web"]
+
+
+def test_concatenated_gzip_members_are_all_read():
+    import gzip
+
+    first, second = DEPLOYMENT, DEPLOYMENT.replace("name: web", "name: api")
+    data = gzip.compress(first.encode()) + gzip.compress(("---\n" + second).encode())
+    result = LoadResult()
+    load_bytes(data, "two.yaml.gz", result=result)
+    assert [r.name for r in result.resources] == ["web", "api"]
+
+
+def test_a_gzip_bomb_stops_at_the_size_limit():
+    import gzip
+
+    bomb = gzip.compress(b" " * 2**20) * 512  # 512 MiB from 0.5 MB
+    start = time.perf_counter()
+    result = LoadResult()
+    load_bytes(bomb, "bomb.json.gz", result=result)
+    assert time.perf_counter() - start < 1
+    (problem,) = result.invalid
+    assert (problem.file, problem.line) == ("bomb.json.gz", 1)
+    assert problem.reason == (
+        "gzip data decompresses to over the 16 MiB limit (raise it with --max-file-size)"
+    )
+
+
+def test_the_size_limit_applies_to_the_decompressed_bytes():
+    import gzip
+
+    data = gzip.compress(DEPLOYMENT.encode())
+    result = LoadResult()
+    load_bytes(data, "d.yaml.gz", result=result, max_file_bytes=len(DEPLOYMENT) - 1)
+    assert "decompresses to over" in result.invalid[0].reason
+    result = LoadResult()
+    load_bytes(data, "d.yaml.gz", result=result, max_file_bytes=len(DEPLOYMENT))
+    assert [r.name for r in result.resources] == ["web"]
+
+
+def test_broken_gzip_is_an_invalid_document():
+    import gzip
+
+    data = gzip.compress(DEPLOYMENT.encode())
+    truncated, garbage = LoadResult(), LoadResult()
+    load_bytes(data[: len(data) // 2], "t.yaml.gz", result=truncated)
+    load_bytes(b"apiVersion: v1\n", "plain.yaml.gz", result=garbage)
+    assert truncated.invalid[0].reason == "gzip data is truncated"
+    assert garbage.invalid[0].reason.startswith("not valid gzip data (")

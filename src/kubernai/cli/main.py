@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from kubernai._version import __version__
+from kubernai.cli.audit import add_cluster_commands, run_cluster_command
 from kubernai.cli.calc_training import add_training_calculators
 from kubernai.errors import EXIT_INTERNAL, EXIT_USAGE, KubernaiError
 
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks of internal errors"
     )
 
+    add_cluster_commands(commands)
+
     calc = commands.add_parser(
         "calc",
         help="sizing arithmetic: vLLM KV cache, training memory, batches, checkpoints",
@@ -210,12 +213,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser(
         "explain",
-        help="show a rule's documentation or a mechanism's summary",
+        help="read an article of the reference, or a rule's documentation",
         description=(
-            "Show the documentation of a rule (code or name) or of a mechanism (slug)."
+            "Show the article of a mechanism (slug), or the documentation of a rule "
+            "(code or name) with its article's summary. Rendered for the terminal and "
+            "paged when long; --format md prints the Markdown."
         ),
     )
-    explain.add_argument("topic", metavar="CODE|NAME|SLUG")
+    explain.add_argument("topic", metavar="SLUG|CODE|NAME")
+    explain.add_argument(
+        "-f", "--format", choices=("terminal", "md"), default="terminal"
+    )
+    explain.add_argument(
+        "--no-pager", action="store_true", help="never page the output"
+    )
+
+    site = commands.add_parser(
+        "site", help="build the reference as a static site with its RSS feed"
+    )
+    site_commands = site.add_subparsers(
+        dest="site_command", metavar="ACTION", parser_class=_Parser
+    )
+    build = site_commands.add_parser(
+        "build",
+        help="write the static site (HTML, search index, rss.xml) into OUT",
+        description=(
+            "Write the reference as a static site: an index by section, tag pages, one "
+            "page per article and per rule, client-side search, and rss.xml."
+        ),
+    )
+    build.add_argument("out", metavar="OUT", help="folder to write (created if needed)")
+    build.add_argument(
+        "--base-url",
+        default="https://kubernai.vercel.app/",
+        metavar="URL",
+        help="where the site is published; used for the feed's links",
+    )
     return parser
 
 
@@ -269,7 +302,19 @@ def main(
         if args.command == "explain":
             from kubernai.cli.catalog import run_explain
 
-            return run_explain(args.topic, stdout=out)
+            return run_explain(
+                args.topic,
+                stdout=out,
+                markdown_only=args.format == "md",
+                pager=not args.no_pager,
+            )
+        if args.command == "site":
+            from kubernai.cli.site import run_site
+
+            return run_site(args, stdout=out, stderr=err)
+        cluster_code = run_cluster_command(args, stdout=out, stderr=err)
+        if cluster_code is not None:
+            return cluster_code
         build_parser().print_help(out)
         return EXIT_USAGE
     except KubernaiError as exc:

@@ -4,6 +4,9 @@ Every object keeps its file and line; Helm output is mapped back to its
 templates through the ``# Source:`` comments that ``helm template`` writes.
 Hostile input is bounded: files over the size limit, binary files, text that
 is not UTF-8, alias bombs and deep nesting each become one invalid document.
+Gzipped input (a ``.gz`` name or the gzip magic bytes) is decompressed
+incrementally, and the size limit applies to the decompressed bytes too, so a
+gzip bomb stops at the limit.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import bisect
 import codecs
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -29,6 +33,10 @@ from kubernai.load.tree import (
 from kubernai.model.resource import Path, Resource, Source
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+GZIP_SUFFIX = ".gz"
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_MANIFEST_OR_GZIP = (*MANIFEST_SUFFIXES, *(s + GZIP_SUFFIX for s in MANIFEST_SUFFIXES))
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 STDIN = "-"
 _SOURCE_COMMENT = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
@@ -69,7 +77,7 @@ def discover(paths: Iterable[str]) -> Iterator[str]:
             for root, dirs, files in os.walk(target):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.endswith(MANIFEST_SUFFIXES):
+                    if name.endswith(_MANIFEST_OR_GZIP):
                         yield str(FsPath(root) / name)
         elif target.exists():
             yield path
@@ -140,6 +148,34 @@ def decode(data: bytes) -> tuple[str | None, str, int]:
         return None, f"not UTF-8 text (byte 0x{byte:02x} at line {line})", line
 
 
+def gunzip(data: bytes, max_bytes: int) -> tuple[bytes | None, str]:
+    """The decompressed bytes of gzip ``data``, or ``None`` and the reason.
+
+    Decompression goes in steps and stops once the output passes
+    ``max_bytes``: a gzip bomb costs at most ``max_bytes`` of memory and time.
+    """
+    out = bytearray()
+    pending = data
+    while pending:
+        stream = zlib.decompressobj(_GZIP_WBITS)
+        try:
+            while not stream.eof:
+                piece = stream.decompress(pending, max_bytes + 1 - len(out))
+                pending = stream.unconsumed_tail
+                out += piece
+                if len(out) > max_bytes:
+                    return None, (
+                        f"gzip data decompresses to over the {max_bytes / 2**20:g} "
+                        "MiB limit (raise it with --max-file-size)"
+                    )
+                if not piece and not pending:
+                    return None, "gzip data is truncated"
+        except zlib.error as exc:
+            return None, f"not valid gzip data ({exc})"
+        pending = stream.unused_data  # a concatenated gzip member follows
+    return bytes(out), ""
+
+
 def load_bytes(
     data: bytes,
     file: str,
@@ -147,13 +183,19 @@ def load_bytes(
     result: LoadResult,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> None:
-    """Load one file's bytes into ``result``."""
+    """Load one file's bytes into ``result``; gzipped bytes are decompressed."""
     result.files.add(file)
     if len(data) > max_file_bytes:
         result.invalid.append(
             InvalidDocument(file, 1, _too_large(len(data), max_file_bytes))
         )
         return
+    if data.startswith(_GZIP_MAGIC) or file.endswith(GZIP_SUFFIX):
+        unpacked, reason = gunzip(data, max_file_bytes)
+        if unpacked is None:
+            result.invalid.append(InvalidDocument(file, 1, reason))
+            return
+        data = unpacked
     text, reason, line = decode(data)
     if text is None:
         result.invalid.append(InvalidDocument(file, line, reason))
@@ -164,7 +206,7 @@ def load_bytes(
 def load_text(text: str, file: str, *, result: LoadResult) -> None:
     """Load one file's text into ``result``, going on past broken documents."""
     result.files.add(file)
-    if file.endswith(".json") or (
+    if file.removesuffix(GZIP_SUFFIX).endswith(".json") or (
         file == "<stdin>" and text.lstrip()[:1] in ("{", "[")
     ):
         text = _LEADING_TABS.sub(lambda m: "  " * len(m.group()), text)
