@@ -274,13 +274,13 @@ def test_rules_and_explain(capsys):
     assert {"code", "name", "severity", "mechanism", "summary"} == set(rules[0])
     code, out, _ = invoke("explain", "cpu-pod-tolerates-gpu-taint")
     assert code == 0
-    assert out.startswith("CLU002 cpu-pod-tolerates-gpu-taint (warning)")
+    assert out.startswith("# CLU002 cpu-pod-tolerates-gpu-taint (warning)")
     assert "## Mechanism" in out
     code, out, _ = invoke("explain", "taints-and-tolerations-for-gpu-nodes")
-    assert "CLU001 gpu-pod-without-gpu-toleration" in out
+    assert "[CLU001](/rules/gpu-pod-without-gpu-toleration/)" in out
     code, _, err = invoke("explain", "nothing-like-this")
     assert code == 2
-    assert "neither a rule" in err
+    assert "neither a mechanism slug nor a rule" in err
 
 
 def test_version_is_fast():

@@ -56,38 +56,57 @@ def run_rules(fmt: str, *, stdout: TextIO) -> int:
 
 
 def _explain_rule(rule: type[Rule]) -> str:
-    header = [f"{rule.code} {rule.name} ({rule.severity.value})"]
+    header = [f"# {rule.code} {rule.name} ({rule.severity.value})", ""]
     mechanism = mechanisms().get(rule.mechanism)
     if mechanism is not None:
-        header.append(f"Mechanism: {mechanism.title}")
-        header.append(f"Read: {mechanism.url}")
-    header.append(f'Suppress: ignore-check.kubernai.io/{rule.name}: "<reason>"')
-    return "\n".join(header) + "\n\n" + rule.doc()
+        header.append(f"Mechanism: **{mechanism.title}** ({mechanism.url})")
+        header.append("")
+    header.append(f'Suppress: `ignore-check.kubernai.io/{rule.name}: "<reason>"`')
+    doc = rule.doc()
+    summary, _, rest = doc.partition("\n")
+    return "\n".join(header) + f"\n\n{summary}\n{rest}"
 
 
-def run_explain(topic: str, *, stdout: TextIO) -> int:
-    """Print a rule's documentation, or a mechanism's summary and its rules."""
+def _explain_mechanism(slug: str) -> str:
+    from kubernai.site.articles import article
+    from kubernai.site.render import article_markdown
+
+    found = article(slug)
+    if found is not None:
+        return f"# {found.title}\n\n*{found.description}*\n\n" + article_markdown(found)
+    mechanism = mechanisms()[slug]
+    from kubernai.site.coverage import coverage_markdown
+
+    return (
+        f"# {mechanism.title}\n\n{mechanism.description}\n\nRead: {mechanism.url}\n\n"
+        + coverage_markdown(slug)
+    )
+
+
+def run_explain(
+    topic: str, *, stdout: TextIO, markdown_only: bool = False, pager: bool = True
+) -> int:
+    """Print an article, or a rule's documentation, for the terminal or as Markdown."""
     rule = rule_for(topic)
+    slug = topic.strip().lower()
     if rule is not None:
-        stdout.write(_explain_rule(rule))
-        return 0
-    mechanism = mechanisms().get(topic.strip().lower())
-    if mechanism is None:
+        text = _explain_rule(rule)
+    elif slug in mechanisms():
+        text = _explain_mechanism(slug)
+    else:
         raise InputError(
-            f"{topic!r} is neither a rule (see `kubernai rules`) nor a mechanism slug"
+            f"{topic!r} is neither a mechanism slug nor a rule (see `kubernai rules`)"
         )
-    covering = [r for r in all_rules().values() if r.mechanism == mechanism.slug]
-    lines = [
-        mechanism.title,
-        f"Section: {mechanism.section}    Tags: {', '.join(mechanism.tags)}",
-        "",
-        mechanism.description,
-        "",
-        f"Read: {mechanism.url}",
-    ]
-    if covering:
-        lines += ["", "Checks:"] + [
-            f"  {r.code} {r.name}: {r.summary()}" for r in covering
-        ]
-    stdout.write("\n".join(lines) + "\n")
+    if markdown_only or not stdout.isatty():
+        stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console(file=stdout)
+    if pager and text.count("\n") > console.height:
+        with console.pager(styles=True):
+            console.print(Markdown(text))
+    else:
+        console.print(Markdown(text))
     return 0

@@ -1,0 +1,1 @@
+"""The reference: articles, their rendering, the static site and its RSS feed."""
