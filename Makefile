@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint types unit bench clean
+.PHONY: demo test lint types unit bench site clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ unit: $(STAMP_DEV)
 	$(BIN)/pytest -q
 
 test: lint types unit
+
+site: $(STAMP_RUN)
+	$(BIN)/kubernai site build site-out
+	@echo "open site-out/index.html"
 
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/run.py
