@@ -12,6 +12,7 @@ from typing import TextIO
 from kubernai._version import __version__
 from kubernai.cli.audit import add_cluster_commands, run_cluster_command
 from kubernai.cli.calc_training import add_training_calculators
+from kubernai.cli.dcgm import add_dcgm_command
 from kubernai.errors import EXIT_INTERNAL, EXIT_USAGE, KubernaiError
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     build.add_argument("out", metavar="OUT", help="folder to write (created if needed)")
+    add_dcgm_command(commands)
     build.add_argument(
         "--base-url",
         default="https://kubernai.vercel.app/",
@@ -308,6 +310,10 @@ def main(
                 markdown_only=args.format == "md",
                 pager=not args.no_pager,
             )
+        if args.command == "dcgm":
+            from kubernai.cli.dcgm import run_dcgm
+
+            return run_dcgm(args, stdout=out)
         if args.command == "site":
             from kubernai.cli.site import run_site
 
