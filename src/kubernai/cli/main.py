@@ -244,13 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     build.add_argument("out", metavar="OUT", help="folder to write (created if needed)")
-    add_dcgm_command(commands)
     build.add_argument(
         "--base-url",
         default="https://kubernai.vercel.app/",
         metavar="URL",
         help="where the site is published; used for the feed's links",
     )
+    add_dcgm_command(commands)
     return parser
 
 
