@@ -122,6 +122,9 @@ def main() -> None:
         generate(generated, objects=20_000)
         throughput("generated corpus", generated, 3)
         in_process("generated corpus", generated, 3)
+    from bench.sim import bench_simulate
+
+    print(f"{'simulate':<28} {bench_simulate()}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from kubernai._version import __version__
 from kubernai.cli.audit import add_cluster_commands, run_cluster_command
 from kubernai.cli.calc_training import add_training_calculators
 from kubernai.cli.dcgm import add_dcgm_command
+from kubernai.cli.simulate import add_simulate_command
 from kubernai.errors import EXIT_INTERNAL, EXIT_USAGE, KubernaiError
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="where the site is published; used for the feed's links",
     )
+    add_simulate_command(commands)
     add_dcgm_command(commands)
     return parser
 
@@ -310,6 +312,10 @@ def main(
                 markdown_only=args.format == "md",
                 pager=not args.no_pager,
             )
+        if args.command == "simulate":
+            from kubernai.cli.simulate import run_simulate
+
+            return run_simulate(args, stdout=out, stderr=err)
         if args.command == "dcgm":
             from kubernai.cli.dcgm import run_dcgm
 
