@@ -25,8 +25,12 @@ from typing import Any
 from kubernai.model.resource import Path, get_list, get_str, iter_maps
 from kubernai.model.workload import Container, PodTemplate, memoised
 
-_WORDS = ("checkpoint", "ckpt")
-_NOT_SAVING = ("activation", "gradient", "recompute")
+_SAVING = re.compile("checkpoint|ckpt")
+_OPTION_WORDS = re.compile(
+    "checkpoint|ckpt|output[_-]dir|save|default_root_dir|exp_dir"
+)
+"""Every key that ``is_checkpoint_dir_key`` or ``is_checkpoint_key`` accepts has one."""
+_NOT_SAVING = re.compile("activation|gradient|recompute")
 _OFF = frozenset({"false", "0", "no", "none", "null", "off", ""})
 _OUTPUT_KEYS = frozenset(
     {"output_dir", "output-dir", "save_dir", "save-dir", "default_root_dir", "exp_dir"}
@@ -70,6 +74,26 @@ def options(container: Container) -> Iterator[Option]:
     )
 
 
+def checkpoint_options(container: Container) -> Iterator[Option]:
+    """The options that may name checkpoints: ``options``, or none at all.
+
+    None where no option can pass ``is_checkpoint_key`` or
+    ``is_checkpoint_dir_key``: a cheap test of the raw text spares the parsing.
+    """
+    if memoised(container, "names_checkpoints", lambda: _names_checkpoints(container)):
+        return options(container)
+    return iter(())
+
+
+def _names_checkpoints(container: Container) -> bool:
+    raw = container.raw
+    words = [
+        i for k in ("command", "args") for i in get_list(raw, k) if isinstance(i, str)
+    ]
+    words.extend(get_str(env, "name") for _, env in iter_maps(raw, "env"))
+    return _OPTION_WORDS.search("\n".join(words).lower()) is not None
+
+
 def _options(container: Container) -> Iterator[Option]:
     """The container's options: ``--key value``, ``--key=value``, ``key=value``."""
     tokens = _tokens(container)
@@ -104,9 +128,7 @@ def is_checkpoint_key(key: str) -> bool:
     lowered = key.lower()
     if lowered in _INPUT_KEYS:
         return False
-    return any(w in lowered for w in _WORDS) and not any(
-        w in lowered for w in _NOT_SAVING
-    )
+    return _SAVING.search(lowered) is not None and _NOT_SAVING.search(lowered) is None
 
 
 _INPUT_KEYS = frozenset({"checkpointer.checkpoint_dir"})
@@ -131,13 +153,13 @@ def checkpoint_mounts(container: Container) -> Iterator[tuple[int, str, str]]:
         if mount.get("readOnly") is True:
             continue
         path, name = get_str(mount, "mountPath"), get_str(mount, "name")
-        if any(w in path.lower() or w in name.lower() for w in _WORDS):
+        if _SAVING.search(path.lower()) or _SAVING.search(name.lower()):
             yield index, path, name
 
 
 def checkpoint_evidence(container: Container) -> str:
     """Why the container looks like it saves checkpoints, or ``""``."""
-    for option in options(container):
+    for option in checkpoint_options(container):
         if is_checkpoint_key(option.key) and option.value.lower() not in _OFF:
             return option.shown
     for _, path, name in checkpoint_mounts(container):

@@ -41,9 +41,9 @@ from kubernai.model.checkpoint import (
     Option,
     Storage,
     checkpoint_mounts,
+    checkpoint_options,
     is_checkpoint_dir_key,
     is_checkpoint_key,
-    options,
     storage_of,
 )
 from kubernai.model.graph import ObjectGraph
@@ -163,7 +163,7 @@ def _targets(template: PodTemplate, container: Container) -> Iterator[Checkpoint
                 field=(*container.path, "volumeMounts", index),
                 option=None,
             )
-    for option in options(container):
+    for option in checkpoint_options(container):
         value = option.value
         if not value.startswith("/") or not writes_checkpoints(option):
             continue

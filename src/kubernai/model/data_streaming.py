@@ -188,9 +188,9 @@ def _lines(container: Container) -> list[list[Token]]:
     return memoised(container, "data_streaming.lines", lambda: command_lines(container))
 
 
-def _env(container: Container) -> dict[str, str]:
+def _env(container: Container) -> Mapping[str, str]:
     """The container's literal env values, read once per container."""
-    return memoised(container, "data_streaming.env", lambda: env_values(container))
+    return env_values(container)
 
 
 # -- settings --------------------------------------------------------------------

@@ -118,7 +118,16 @@ def is_training_container(resource: Resource, container: Container) -> bool:
 
 
 def training_containers(resource: Resource) -> Iterator[tuple[PodTemplate, Container]]:
-    """The distributed-training app containers of ``resource``."""
+    """The distributed-training app containers of ``resource`` (found once)."""
+    found = memoised(
+        resource, "training_containers", lambda: tuple(_training_containers(resource))
+    )
+    return iter(found)
+
+
+def _training_containers(
+    resource: Resource,
+) -> Iterator[tuple[PodTemplate, Container]]:
     for template in resource.templates:
         for container in template.containers:
             if is_training_container(resource, container):

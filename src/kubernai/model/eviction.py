@@ -193,11 +193,15 @@ class Qos:
     path: Path = ()
 
 
+_ALL_QOS_RESOURCES = frozenset(QOS_RESOURCES)
+
+
 class _Unknown(ValueError):
     """A quantity that cannot be read: the class is not known."""
 
 
-def _quantity(value: Any) -> Fraction | None:
+def _quantity(value: Any) -> Fraction | int | None:
+    """The exact amount, as an ``int`` when whole (cheaper to add and compare)."""
     if value is None:
         return None
     if is_placeholder(value):
@@ -205,7 +209,7 @@ def _quantity(value: Any) -> Fraction | None:
     parsed = parse_quantity(value)
     if parsed is None:
         raise _Unknown
-    return parsed
+    return parsed.numerator if parsed.denominator == 1 else parsed
 
 
 def pod_qos(template: PodTemplate) -> Qos | None:
@@ -219,15 +223,16 @@ def _pod_qos(template: PodTemplate) -> Qos | None:
     Unknown: pod-level cpu or memory resources (``spec.resources``, whose
     defaulting depends on the version) and quantities that do not parse.
     """
-    pod_level = get_map(template.spec, "resources")
-    if any(
-        name in get_map(pod_level, section)
-        for section in ("requests", "limits")
-        for name in QOS_RESOURCES
-    ):
-        return None
-    requests: dict[str, Fraction] = {}
-    limits: dict[str, Fraction] = {}
+    if template.spec.get("resources") is not None:
+        pod_level = get_map(template.spec, "resources")
+        if any(
+            name in get_map(pod_level, section)
+            for section in ("requests", "limits")
+            for name in QOS_RESOURCES
+        ):
+            return None
+    requests: dict[str, Fraction | int] = {}
+    limits: dict[str, Fraction | int] = {}
     guaranteed = True
     reason: tuple[str, Path] | None = None
     ordered = sorted(template.containers, key=lambda c: c.init)
@@ -240,9 +245,9 @@ def _pod_qos(template: PodTemplate) -> Qos | None:
                 if request is None:
                     request = limit  # SetDefaults_Pod: requests default to limits
                 if request is not None and request > 0:
-                    requests[name] = requests.get(name, Fraction(0)) + request
+                    requests[name] = requests.get(name, 0) + request
                 if limit is not None and limit > 0:
-                    limits[name] = limits.get(name, Fraction(0)) + limit
+                    limits[name] = limits.get(name, 0) + limit
                     found.add(name)
                     if reason is None and request != limit:
                         reason = (
@@ -258,7 +263,7 @@ def _pod_qos(template: PodTemplate) -> Qos | None:
                         f"{container.label} sets {shown} {name} limit",
                         container.resource_path("limits", name),
                     )
-            if found != set(QOS_RESOURCES):
+            if found != _ALL_QOS_RESOURCES:
                 guaranteed = False
     except _Unknown:
         return None
@@ -274,6 +279,26 @@ def _shown(value: Any) -> str:
     if value is None:
         return "(unset)"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# -- node-disk emptyDirs -----------------------------------------------------------
+
+
+def unbounded_empty_dir(volume: Mapping[str, Any]) -> bool:
+    """A pod volume that is an emptyDir on the node's disk with no ``sizeLimit``.
+
+    What it holds counts against the node's ephemeral storage, and only
+    ``ephemeral-storage`` requests tell the scheduler about it.
+    """
+    settings = get_path(volume, "emptyDir")
+    if not isinstance(settings, Mapping):
+        return False
+    return not get_str(settings, "medium") and not get_path(settings, "sizeLimit")
+
+
+def has_unbounded_empty_dir(template: PodTemplate) -> bool:
+    """Whether one of the template's volumes is an :func:`unbounded_empty_dir`."""
+    return any(unbounded_empty_dir(v) for _, v in iter_maps(template.spec, "volumes"))
 
 
 # -- workloads that checkpoint ----------------------------------------------------

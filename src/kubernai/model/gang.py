@@ -50,7 +50,7 @@ from kubernai.model.resource import (
     get_str,
     is_placeholder,
 )
-from kubernai.model.workload import PodTemplate
+from kubernai.model.workload import PodTemplate, memoised
 
 VOLCANO_SCHEDULER = "volcano"
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -151,8 +151,12 @@ def uses_default_scheduler(template: PodTemplate) -> bool:
     return name is None or name in ("", DEFAULT_SCHEDULER)
 
 
-def accelerator_demand(template: PodTemplate) -> dict[str, Fraction]:
-    """Accelerators one pod of the template holds, by resource name."""
+def accelerator_demand(template: PodTemplate) -> Mapping[str, Fraction]:
+    """Accelerators one pod of the template holds, by resource name (computed once)."""
+    return memoised(template, "accelerator_demand", lambda: _demand(template))
+
+
+def _demand(template: PodTemplate) -> dict[str, Fraction]:
     demand: dict[str, Fraction] = {}
     for name in sorted(requested_names(template)):
         if is_accelerator(name):
@@ -302,8 +306,13 @@ def kubeflow_members(
 
     With ``written_only``, a role that leaves ``replicas`` to the operator's
     defaulting (which differs between operators and roles) also makes the
-    count unknown.
+    count unknown. Computed once per object.
     """
+    key = "kubeflow_members_written" if written_only else "kubeflow_members"
+    return memoised(resource, key, lambda: _members(resource, written_only))
+
+
+def _members(resource: Resource, written_only: bool) -> tuple[GangMember, ...] | None:
     specs = get_map(resource.raw, "spec")
     members = []
     for index, template in enumerate(resource.templates):

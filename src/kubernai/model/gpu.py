@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from kubernai.model.resource import Resource, get_str, iter_maps
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 NVIDIA_GPU = "nvidia.com/gpu"
 _NVIDIA_GPU_FAMILY = re.compile(
@@ -67,7 +67,11 @@ def is_extended_resource(name: str) -> bool:
 
 def accelerator_names(container: Container) -> tuple[str, ...]:
     """Accelerator resources that a container asks for (limits, then requests)."""
-    return tuple(n for n in container.names if is_accelerator(n))
+    return memoised(
+        container,
+        "accelerator_names",
+        lambda: tuple(n for n in container.names if is_accelerator(n)),
+    )
 
 
 def requests_accelerator(template: PodTemplate) -> bool:
@@ -125,6 +129,12 @@ class Toleration:
 
 def tolerations(template: PodTemplate) -> Iterator[Toleration]:
     """The template's tolerations; entries of the wrong shape are skipped."""
+    return iter(
+        memoised(template, "tolerations", lambda: tuple(_tolerations(template)))
+    )
+
+
+def _tolerations(template: PodTemplate) -> Iterator[Toleration]:
     for index, raw in iter_maps(template.spec, "tolerations"):
         yield Toleration(
             index=index,

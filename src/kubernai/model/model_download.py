@@ -46,7 +46,7 @@ from kubernai.model.servers import (
     command_tokens,
     parse_server,
 )
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 HF_CLI = "hf"
 LEGACY_HF_CLI = "huggingface-cli"
@@ -157,8 +157,15 @@ class WeightVolume:
     """The Hugging Face repository stored there, when the manifest says."""
 
 
-def env_values(container: Container) -> dict[str, str]:
-    """The container's literal ``env`` values, ``$(VAR)`` references expanded."""
+def env_values(container: Container) -> Mapping[str, str]:
+    """The container's literal ``env`` values, ``$(VAR)`` references expanded.
+
+    Read once per container.
+    """
+    return memoised(container, "env_values", lambda: _env_values(container))
+
+
+def _env_values(container: Container) -> dict[str, str]:
     found: dict[str, str] = {}
     for _, item in iter_maps(container.raw, "env"):
         name, value = get_str(item, "name"), item.get("value")
@@ -198,7 +205,6 @@ def command_lines(container: Container) -> list[list[Token]]:
     boundaries, which a plain word split loses.
     """
     tokens = command_tokens(container)
-    env: dict[str, str] | None = None
     lines: list[list[Token]] = []
     current: list[Token] = []
     index = 0
@@ -212,8 +218,7 @@ def command_lines(container: Container) -> list[list[Token]]:
                 lines.append(current)
                 current = []
             script = get_path(container.raw, *path[len(container.path) :])
-            if env is None:
-                env = env_values(container)
+            env = env_values(container)
             # The kubelet replaces $(VAR) before the shell runs the script.
             text = expand(script, env, shell=False) if isinstance(script, str) else ""
             words = _script_commands(text)
@@ -261,6 +266,7 @@ def _lex(text: str) -> list[list[str]]:
 
 _TOOL_WORDS = ("download", "s3", "s5cmd", "gsutil", "gcloud", "azcopy")
 """Every downloader command line holds one of these; others are not parsed."""
+_TOOL_WORD = re.compile("|".join(map(re.escape, _TOOL_WORDS)))
 _MEMO = "kubernai.model.model_download"
 
 
@@ -293,7 +299,7 @@ def downloads(container: Container, graph: ObjectGraph | None = None) -> list[Do
 def _mentions_a_tool(container: Container) -> bool:
     for name in ("command", "args"):
         for item in get_list(container.raw, name):
-            if isinstance(item, str) and any(word in item for word in _TOOL_WORDS):
+            if isinstance(item, str) and _TOOL_WORD.search(item):
                 return True
     return False
 
@@ -596,7 +602,7 @@ def weight_dirs(
         server = None if container.init else parse_server(container)
         model = _hub_id(server.model if server is not None else None)
         for name in _CACHE_ENV:
-            value = _local(env.get(name, ""), env)
+            value = _local(env[name], env) if name in env else None
             if value is not None:
                 found.append(WeightDir(container, value, name, model))
         if server is not None:

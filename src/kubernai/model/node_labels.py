@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any
 
 from kubernai.model.resource import Path, Resource, get_list, get_map, get_str
-from kubernai.model.workload import WORKLOADS
+from kubernai.model.workload import WORKLOADS, memoised
 
 GFD_PRODUCT = "nvidia.com/gpu.product"
 GKE_ACCELERATOR = "cloud.google.com/gke-accelerator"
@@ -86,8 +86,14 @@ def label_terms(resource: Resource) -> Iterator[LabelTerm]:
     Pod templates (``nodeSelector``, required and preferred node affinity),
     Kueue ResourceFlavor ``nodeLabels``, Karpenter NodePool (and v1alpha5
     Provisioner) ``requirements``, and the KServe annotation that becomes a
-    ``cloud.google.com/gke-accelerator`` node selector.
+    ``cloud.google.com/gke-accelerator`` node selector. Read once per object.
     """
+    return iter(
+        memoised(resource, "label_terms", lambda: tuple(_label_terms(resource)))
+    )
+
+
+def _label_terms(resource: Resource) -> Iterator[LabelTerm]:
     for template in resource.templates:
         yield from _pod_terms(template.spec, template.path)
     kind, group = resource.kind, resource.group

@@ -19,6 +19,8 @@ from kubernai.model.quantity import parse_quantity
 from kubernai.model.resource import get_map, get_str
 from kubernai.model.workload import Container, PodTemplate
 
+_ZERO = Fraction(0)
+
 
 def container_request(container: Container, name: str) -> Fraction | None:
     """The effective request of one resource: the request, else the limit."""
@@ -37,10 +39,9 @@ def pod_request(template: PodTemplate, name: str) -> Fraction:
 
     Unparsable quantities count as zero (another rule reports them).
     """
-    regular = Fraction(0)
-    largest_init = Fraction(0)
+    regular = largest_init = _ZERO
     for container in template.containers:
-        amount = container_request(container, name) or Fraction(0)
+        amount = container_request(container, name) or _ZERO
         if container.init and not _is_sidecar(container):
             largest_init = max(largest_init, amount)
         else:

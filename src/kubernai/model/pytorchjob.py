@@ -247,11 +247,43 @@ class InjectedEnv:
     """How the operator computes it, for messages."""
 
 
-def injected_env(resource: Resource, replica_type: str) -> dict[str, InjectedEnv]:
+def injected_env(resource: Resource, replica_type: str) -> Mapping[str, InjectedEnv]:
     """The distributed-training variables the operator appends (envvar.go).
 
     ``PYTHONUNBUFFERED`` and the elastic ``PET_RDZV_*`` family are left out.
+    Computed once per object and replica type.
     """
+    return memoised(
+        resource,
+        "injected_env " + replica_type,
+        lambda: _injected_env(resource, replica_type),
+    )
+
+
+def _injected_env(resource: Resource, replica_type: str) -> dict[str, InjectedEnv]:
+    """The job's variables (read once per object) with the pods' rank in between."""
+    before, after = memoised(resource, "job_env", lambda: _job_env(resource))
+    if before is None:
+        return dict(after)
+    spec = {s.type: s for s in replica_specs(resource)}.get(replica_type)
+    rank: str | None = None
+    if replica_type == MASTER:
+        rank = "0"
+    elif spec is not None and spec.replicas == 1:
+        rank = "1"
+    rank_why = "the pod's index: Master 0, Worker i is i+1"
+    ranks = {name: InjectedEnv(name, rank, rank_why) for name in _RANK_ENV}
+    return {**before, **ranks, **after}
+
+
+_RANK_ENV = ("RANK", "PET_NODE_RANK")
+
+
+def _job_env(
+    resource: Resource,
+) -> tuple[dict[str, InjectedEnv] | None, dict[str, InjectedEnv]]:
+    """The variables before the rank (``None`` without a Master), and after it."""
+    before: dict[str, InjectedEnv] | None = None
     found: dict[str, InjectedEnv] = {}
 
     def add(name: str, value: str | None, why: str) -> None:
@@ -279,15 +311,7 @@ def injected_env(resource: Resource, replica_type: str) -> dict[str, InjectedEnv
         else:
             world_why = f"{total} pods x nprocPerNode"
         add("WORLD_SIZE", None if world is None else str(world), world_why)
-        spec = specs.get(replica_type)
-        rank: str | None = None
-        if replica_type == MASTER:
-            rank = "0"
-        elif spec is not None and spec.replicas == 1:
-            rank = "1"
-        rank_why = "the pod's index: Master 0, Worker i is i+1"
-        add("RANK", rank, rank_why)
-        add("PET_NODE_RANK", rank, rank_why)
+        before, found = found, {}  # ``add`` fills the new ``found`` from here
     if nproc is not None:
         how = (
             f"spec.nprocPerNode, which defaults to {DEFAULT_NPROC!r}"
@@ -299,7 +323,7 @@ def injected_env(resource: Resource, replica_type: str) -> dict[str, InjectedEnv
         add("PET_NNODES", _elastic_nnodes(resource), "elasticPolicy min:max")
     else:
         add("PET_NNODES", None if total is None else str(total), "the job's pods")
-    return found
+    return before, found
 
 
 MASTER_ENV = frozenset(

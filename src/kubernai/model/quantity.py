@@ -51,7 +51,12 @@ def parse_quantity(value: Any) -> Fraction | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return Fraction(value)
+        whole = _INTEGERS.get(value)
+        if whole is None:
+            whole = Fraction(value)
+            if len(_INTEGERS) < _CACHE_SIZE:
+                _INTEGERS[value] = whole
+        return whole
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return None
@@ -68,6 +73,7 @@ def parse_quantity(value: Any) -> Fraction | None:
 
 
 _CACHE: dict[str, Fraction | None] = {}
+_INTEGERS: dict[int, Fraction] = {}
 _CACHE_SIZE = 10_000
 _MISSING = object()
 

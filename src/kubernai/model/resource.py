@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,10 @@ class Source:
 
 _SCALARS = frozenset({str, int, float, bool, list, type(None)})
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_PROXY = MappingProxyType
+"""The type of ``_EMPTY``, which ``get_map`` hands out for every missing map.
+The abstract-class check never caches it (a registered subclass), so it is
+tested for by identity."""
 
 
 def get_path(data: Any, *path: str | int) -> Any:
@@ -38,7 +43,11 @@ def get_path(data: Any, *path: str | int) -> Any:
         if step.__class__ is str:
             # ``type(...) is dict`` first: the abstract-class check is slow.
             kind = type(data)
-            if kind is not dict and (kind in _SCALARS or not isinstance(data, Mapping)):
+            if (
+                kind is not dict
+                and kind is not _PROXY
+                and (kind in _SCALARS or not isinstance(data, Mapping))
+            ):
                 return None
             data = data.get(step)
         else:
@@ -54,7 +63,7 @@ def get_map(data: Any, *path: str | int) -> Mapping[str, Any]:
     """The mapping at ``path``, or an empty one."""
     value = get_path(data, *path)
     kind = type(value)
-    if kind is dict:
+    if kind is dict or kind is _PROXY:
         return value  # type: ignore[no-any-return]
     if value is None or kind in _SCALARS or not isinstance(value, Mapping):
         return _EMPTY
@@ -87,12 +96,13 @@ def is_placeholder(value: object) -> bool:
     """A value left for a templating step: ``$GPUS``, ``<N>``, ``PLACEHOLDER_GPUS``."""
     if not isinstance(value, str):
         return False
-    if any(mark in value for mark in _PLACEHOLDER_MARKS):
+    if any(map(value.__contains__, _PLACEHOLDER_MARKS)):
         return True
     letters = value.replace("_", "")
     return "_" in value and letters.isalnum() and value.upper() == value
 
 
+@lru_cache(maxsize=4096)
 def format_path(path: Path) -> str:
     """Render a field path as the API server does: ``spec.containers[0].x[a/b]``."""
     out: list[str] = []

@@ -193,14 +193,18 @@ def container_ports(container: Container) -> dict[str, int]:
 
 def probes(container: Container) -> Iterator[Probe]:
     """The container's httpGet, tcpSocket and grpc probes."""
-    named = container_ports(container)
+    named: dict[str, int] | None = None
     for kind in PROBES:
+        if container.raw.get(kind) is None:
+            continue
         spec = get_map(container.raw, kind)
         for action in ("httpGet", "tcpSocket", "grpc"):
             handler = get_map(spec, action)
             if not handler:
                 continue
             written = handler.get("port")
+            if named is None:
+                named = container_ports(container)
             port, unknown = _resolve(written, named)
             has_port = written is not None
             base = (*container.path, kind, action)

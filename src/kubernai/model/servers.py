@@ -20,6 +20,7 @@ import re
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from kubernai.model.resource import Path, get_list, get_str, iter_maps
@@ -54,30 +55,28 @@ class ServerArgs:
 
     def get(self, *names: str) -> str | None:
         """The value of the first of ``names`` given (``--x`` or an env for TGI)."""
+        flags, env = self.flags, self.env
         for name in names:
-            flag = _normalise(name)
-            if flag in self.flags:
-                return self.flags[flag]
-            value = self.env.get(self._env_key(name))
+            flag = _flag(name)
+            if flag in flags:
+                return flags[flag]
+            value = env.get(self._env_key(name))
             if value is not None:
                 return value
         return None
 
     def has(self, *names: str) -> bool:
         """Whether any of ``names`` is given."""
-        return any(
-            _normalise(n) in self.flags or self._env_key(n) in self.env for n in names
-        )
+        flags, env = self.flags, self.env
+        return any(_flag(n) in flags or self._env_key(n) in env for n in names)
 
     def _env_key(self, name: str) -> str:
-        if self.kind != TGI:
-            return ""
-        return _normalise(name).lstrip("-").upper().replace("-", "_")
+        return _env_name(name) if self.kind == TGI else ""
 
     def path_of(self, *names: str) -> Path:
         """Where a flag was written, else the container's command or args, else it."""
         for name in names:
-            found = self.paths.get(_normalise(name))
+            found = self.paths.get(_flag(name))
             if found is not None:
                 return found
         for name in names:
@@ -106,6 +105,16 @@ class ServerArgs:
 def _normalise(flag: str) -> str:
     name = flag.lstrip("-")
     return "--" + name.replace("_", "-")
+
+
+_flag = cache(_normalise)
+"""``_normalise`` for the flag names that rules ask about (a small, fixed set)."""
+
+
+@cache
+def _env_name(flag: str) -> str:
+    """The environment variable TGI's launcher reads a flag from."""
+    return _normalise(flag).lstrip("-").upper().replace("-", "_")
 
 
 def _after(words: list[str], marker: str) -> str | None:
@@ -245,10 +254,16 @@ def _parse_server(container: Container) -> ServerArgs | None:
         if get_str(item, "name") and item.get("value") is not None
     }
     server = ServerArgs(kind=kind, container=container, env=env)
+
+    def resolve(text: str) -> str:
+        if "$(" not in text:
+            return text
+        return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(0)), text)
+
     index = 0
     while index < len(tokens):
         token = tokens[index]
-        text = _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(0)), token.text)
+        text = resolve(token.text)
         short, equals, short_value = text.partition("=")
         if short in _SHORT or (kind == TGI and short in _TGI_SHORT):
             flag = _SHORT.get(short) or _TGI_SHORT[short]
@@ -269,9 +284,7 @@ def _parse_server(container: Container) -> ServerArgs | None:
                 and _is_value(tokens[index + 1].text)
             ):
                 index += 1
-                server.flags[flag] = _ENV_REF.sub(
-                    lambda m: env.get(m.group(1), m.group(0)), tokens[index].text
-                )
+                server.flags[flag] = resolve(tokens[index].text)
             else:
                 server.flags[flag] = None
             server.paths[flag] = token.path

@@ -26,7 +26,7 @@ from kubernai.model.sharing import (
     SharingIndex,
     selected_values,
 )
-from kubernai.model.workload import Container, PodTemplate
+from kubernai.model.workload import Container, PodTemplate, memoised
 
 _GFD_STRATEGIES = {"time-slicing": TIME_SLICING, "mps": MPS}
 """``nvidia.com/<resource>.sharing-strategy`` label values (``sharing.go``)."""
@@ -79,7 +79,9 @@ def shared_use(
     if name.endswith(SHARED_SUFFIX):
         reason = "only shared GPUs are advertised under a .shared name"
         return SharedUse(name, "", reason, None)
-    return _shared_by_labels(name, template)
+    return memoised(
+        template, "shared_by_labels " + name, lambda: _shared_by_labels(name, template)
+    )
 
 
 def _shared_by_configs(

@@ -339,13 +339,16 @@ def selected_values(template: PodTemplate, key: str) -> tuple[str, ...] | None:
     term (terms are alternatives) must hold ``key In [...]``; the answer is
     the union of their values.
     """
-    selector = template.spec.get("nodeSelector")
-    if isinstance(selector, Mapping) and key in selector:
+    spec = template.spec
+    selector = spec.get("nodeSelector")
+    if selector is not None and isinstance(selector, Mapping) and key in selector:
         value = selector[key]
         return (value,) if isinstance(value, str) else None
+    affinity = spec.get("affinity")
+    if affinity is None:
+        return None
     terms = get_path(
-        template.spec,
-        "affinity",
+        affinity,
         "nodeAffinity",
         "requiredDuringSchedulingIgnoredDuringExecution",
         "nodeSelectorTerms",

@@ -203,10 +203,12 @@ def topology_terms(template: PodTemplate) -> Iterator[TopologyTerm]:
 def has_topology_terms(template: PodTemplate) -> bool:
     """Cheap test: does the template set pod affinity or spread constraints?"""
     spec = template.spec
-    return bool(spec.get("topologySpreadConstraints")) or bool(
-        get_map(spec, "affinity").get("podAffinity")
-        or get_map(spec, "affinity").get("podAntiAffinity")
-    )
+    if spec.get("topologySpreadConstraints"):
+        return True
+    if spec.get("affinity") is None:
+        return False
+    affinity = get_map(spec, "affinity")
+    return bool(affinity.get("podAffinity") or affinity.get("podAntiAffinity"))
 
 
 # -- topology keys -----------------------------------------------------------

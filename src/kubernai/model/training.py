@@ -219,11 +219,12 @@ def _parse_launch(container: Container) -> Launch | None:
 
 def launches(template: PodTemplate) -> Iterator[Launch]:
     """The distributed-training launchers among a template's app containers."""
-    for container in template.containers:
-        if not container.init:
-            found = parse_launch(container)
-            if found is not None:
-                yield found
+    return iter(memoised(template, "launches", lambda: _launches(template)))
+
+
+def _launches(template: PodTemplate) -> tuple[Launch, ...]:
+    found = (parse_launch(c) for c in template.containers if not c.init)
+    return tuple(launch for launch in found if launch is not None)
 
 
 def parse_nnodes(value: str | None) -> tuple[int, int] | None:
@@ -249,9 +250,16 @@ class DeepSpeedConfig:
 
 
 def deepspeed_configs(configmap: Resource) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """ConfigMap keys whose value is a DeepSpeed JSON config."""
+    """ConfigMap keys whose value is a DeepSpeed JSON config (parsed once)."""
     if configmap.kind != "ConfigMap":
-        return
+        return iter(())
+    found = memoised(
+        configmap, "deepspeed_configs", lambda: tuple(_deepspeed_configs(configmap))
+    )
+    return iter(found)
+
+
+def _deepspeed_configs(configmap: Resource) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for key, text in get_map(configmap.raw, "data").items():
         if not isinstance(key, str) or not isinstance(text, str) or "{" not in text:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from kubernai.model.quantity import parse_count
 from kubernai.model.resource import (
@@ -368,6 +368,8 @@ def memoised(
     or computing a QoS class once for all of them keeps the engine fast.
     """
     memo = owner.memo
-    if key not in memo:
-        memo[key] = make()
-    return cast(T, memo[key])
+    if key in memo:
+        found: T = memo[key]
+        return found
+    made = memo[key] = make()
+    return made

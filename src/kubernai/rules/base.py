@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
+from kubernai.model.features import FEATURES
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.mechanisms import mechanisms
 from kubernai.model.resource import Path, Resource, format_path
@@ -90,6 +91,11 @@ class Rule:
     """Run only on objects of these kinds (empty: every kind)."""
     workloads_only: ClassVar[bool] = False
     """Run only on objects with pod templates (see the workload table)."""
+    requires: ClassVar[frozenset[str]] = frozenset()
+    """Run only on objects that have all these features (``model/features.py``).
+
+    Set one only where ``check`` provably finds nothing in an object without it.
+    """
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -175,6 +181,9 @@ def _validate(cls: type[Rule]) -> None:
         )
     if not isinstance(cls.severity, Severity):
         raise RuleDefinitionError(f"{where}: severity must be a Severity")
+    unknown = sorted(cls.requires - FEATURES.keys())
+    if unknown:
+        raise RuleDefinitionError(f"{where}: requires unknown features {unknown}")
     prefix = cls.code[:3]
     if prefix == "KAI":
         if not cls.tool_level:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from kubernai.model.checkpoint import (
     Storage,
     checkpoint_mounts,
+    checkpoint_options,
     is_checkpoint_dir_key,
-    options,
     storage_of,
 )
 from kubernai.model.eviction import (
@@ -141,7 +141,7 @@ class CheckpointsOnEphemeralStorage(Rule):
                         f"{mount_path} for checkpoints: it is deleted with the pod",
                         path=(*container.path, "volumeMounts", index),
                     )
-                for option in options(container):
+                for option in checkpoint_options(container):
                     value = option.value
                     if not value.startswith("/") or not is_checkpoint_dir_key(option):
                         continue

@@ -157,8 +157,10 @@ class GangMinAvailableAboveReplicas(Rule):
     def _kubeflow_job(self, resource: Resource) -> Iterator[Finding]:
         policy = scheduling_policy(resource)
         minimum = parse_count(policy.get("minAvailable"))
+        if minimum is None:
+            return
         members = kubeflow_members(resource, written_only=True)
-        if minimum is None or members is None:
+        if members is None:
             return
         total = sum(m.replicas for m in members)
         if minimum > total:

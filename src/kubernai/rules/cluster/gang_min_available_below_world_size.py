@@ -177,8 +177,10 @@ class GangMinAvailableBelowWorldSize(Rule):
         if get_path(resource.raw, "spec", "elasticPolicy") is not None:
             return
         minimum = parse_count(scheduling_policy(resource).get("minAvailable"))
+        if minimum is None:
+            return
         members = kubeflow_members(resource, written_only=True)
-        if minimum is None or members is None or not has_accelerators(members):
+        if members is None or not has_accelerators(members):
             return
         total = sum(m.replicas for m in members)
         if total < 2 or minimum >= total:

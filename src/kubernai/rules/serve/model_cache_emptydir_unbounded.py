@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
+from kubernai.model.eviction import has_unbounded_empty_dir, unbounded_empty_dir
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.model_download import weight_volumes
-from kubernai.model.resource import Resource, get_path, get_str
+from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
 
 EPHEMERAL_STORAGE = "ephemeral-storage"
@@ -108,17 +109,13 @@ class ModelCacheEmptydirUnbounded(Rule):
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:
-            found = weight_volumes(template, graph)
-            if not found or any(
+            if not has_unbounded_empty_dir(template) or any(
                 EPHEMERAL_STORAGE in c.requests or EPHEMERAL_STORAGE in c.limits
                 for c in template.containers
             ):
                 continue
-            for volume in found:
-                settings = get_path(volume.volume, "emptyDir")
-                if not isinstance(settings, Mapping):
-                    continue
-                if get_str(settings, "medium") or get_path(settings, "sizeLimit"):
+            for volume in weight_volumes(template, graph):
+                if not unbounded_empty_dir(volume.volume):
                     continue
                 holder = volume.weight_dir
                 yield self.finding(

@@ -8,7 +8,7 @@ from fractions import Fraction
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.model_download import weight_volumes
 from kubernai.model.quantity import format_quantity, parse_quantity
-from kubernai.model.resource import Resource, get_path, get_str
+from kubernai.model.resource import Resource, get_path, get_str, iter_maps
 from kubernai.model.workload import PodTemplate
 from kubernai.rules.base import Finding, Rule, Severity
 
@@ -111,13 +111,11 @@ class ModelCacheInMemoryEmptydir(Rule):
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:
+            problems = _memory_volume_problems(template)
+            if not problems:
+                continue  # no weights can make a finding: spare finding them
             for volume in weight_volumes(template, graph):
-                settings = get_path(volume.volume, "emptyDir")
-                if not isinstance(settings, Mapping):
-                    continue
-                if get_str(settings, "medium") != "Memory":
-                    continue
-                problem = _problem(template, settings.get("sizeLimit"))
+                problem = problems.get(volume.index)
                 if not problem:
                     continue
                 holder = volume.weight_dir
@@ -130,6 +128,18 @@ class ModelCacheInMemoryEmptydir(Rule):
                         "volumes", volume.index, "emptyDir", "medium"
                     ),
                 )
+
+
+def _memory_volume_problems(template: PodTemplate) -> dict[int, str]:
+    """The problem of each memory-backed emptyDir, by index in ``spec.volumes``."""
+    found: dict[int, str] = {}
+    for index, volume in iter_maps(template.spec, "volumes"):
+        settings = get_path(volume, "emptyDir")
+        if isinstance(settings, Mapping) and get_str(settings, "medium") == "Memory":
+            problem = _problem(template, settings.get("sizeLimit"))
+            if problem:
+                found[index] = problem
+    return found
 
 
 def _problem(template: PodTemplate, size_limit: object) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from kubernai.model.data_streaming import (
     HF_DATASETS_CACHE,
@@ -12,9 +12,10 @@ from kubernai.model.data_streaming import (
     streaming_configs,
     volume_of,
 )
+from kubernai.model.eviction import has_unbounded_empty_dir, unbounded_empty_dir
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.model_download import weight_volumes
-from kubernai.model.resource import Resource, get_path, get_str
+from kubernai.model.resource import Resource
 from kubernai.model.workload import Container, PodTemplate
 from kubernai.rules.base import Finding, Rule, Severity
 
@@ -176,7 +177,7 @@ class DatasetCacheEmptydirUnbounded(Rule):
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:
-            if not template.spec or any(
+            if not has_unbounded_empty_dir(template) or any(
                 EPHEMERAL_STORAGE in c.requests or EPHEMERAL_STORAGE in c.limits
                 for c in template.containers
             ):
@@ -187,10 +188,7 @@ class DatasetCacheEmptydirUnbounded(Rule):
                 volume = volume_of(template, container, directory)
                 if volume is None or volume.name in reported:
                     continue
-                settings = get_path(volume.volume, "emptyDir")
-                if not isinstance(settings, Mapping):
-                    continue
-                if get_str(settings, "medium") or get_path(settings, "sizeLimit"):
+                if not unbounded_empty_dir(volume.volume):
                     continue
                 if weights is None:
                     weights = {v.name for v in weight_volumes(template, graph)}

@@ -124,24 +124,22 @@ class PytorchjobEnvOverriddenByOperator(Rule):
         for template in resource.templates:
             if template.role not in REPLICA_TYPES:
                 continue
-            injected: dict[str, InjectedEnv] | None = None
+            injected = injected_env(resource, template.role)
             for container in template.containers:
                 if container.init:
                     continue
                 for index, item in iter_maps(container.raw, "env"):
-                    name = get_str(item, "name")
+                    found = injected.get(get_str(item, "name"))
+                    if found is None:
+                        continue
+                    name = found.name
                     value = item.get("value")
-                    if not name or isinstance(value, bool):
+                    if isinstance(value, bool):
                         continue
                     if not isinstance(value, str | int | float):
                         continue  # valueFrom, or no value at all
                     text = str(value)
                     if is_placeholder(text) or "$(" in text:
-                        continue
-                    if injected is None:
-                        injected = injected_env(resource, template.role)
-                    found = injected.get(name)
-                    if found is None:
                         continue
                     wins = _operator_value(found, template.role, template.replicas)
                     if wins is None or _same(name, text, found.value):
