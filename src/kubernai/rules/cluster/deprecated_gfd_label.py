@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import NODE_LABEL_TERMS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.node_labels import SELECTOR_KINDS, gpu_label_catalog, label_terms
 from kubernai.model.resource import Resource
@@ -81,6 +82,7 @@ class DeprecatedGfdLabel(Rule):
     severity = Severity.INFO
     mechanism = "gpu-feature-discovery-and-labels"
     kinds = SELECTOR_KINDS
+    requires = frozenset({NODE_LABEL_TERMS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         deprecated = gpu_label_catalog().deprecated

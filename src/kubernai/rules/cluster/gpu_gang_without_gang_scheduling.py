@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gang import (
     KUBEFLOW_JOBS,
     accelerator_demand,
@@ -130,6 +131,7 @@ class GpuGangWithoutGangScheduling(Rule):
     severity = Severity.INFO
     mechanism = "gang-scheduling-with-volcano"
     kinds = frozenset({*KUBEFLOW_JOBS, "JobSet", "LeaderWorkerSet", "RayJob", "Job"})
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         gang = _gang(resource)

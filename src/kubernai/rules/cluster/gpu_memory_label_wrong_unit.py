@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from fractions import Fraction
 
+from kubernai.model.features import NODE_LABEL_TERMS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.node_labels import SELECTOR_KINDS, LabelTerm, label_terms
 from kubernai.model.resource import Resource, is_placeholder
@@ -114,6 +115,7 @@ class GpuMemoryLabelWrongUnit(Rule):
     severity = Severity.WARNING
     mechanism = "gpu-feature-discovery-and-labels"
     kinds = SELECTOR_KINDS
+    requires = frozenset({NODE_LABEL_TERMS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for term in label_terms(resource):

@@ -11,6 +11,7 @@ from kubernai.model.eviction import (
     limit_range_fills_qos,
     pod_qos,
 )
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.quantity import format_quantity
 from kubernai.model.resource import Resource
@@ -86,6 +87,7 @@ class GpuPodBestEffort(Rule):
     severity = Severity.WARNING
     mechanism = "eviction-and-gpu-workloads"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         checked_limit_ranges = False

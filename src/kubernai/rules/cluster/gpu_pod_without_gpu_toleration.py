@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import (
     accelerator_names,
     is_nvidia_gpu,
@@ -86,6 +87,7 @@ class GpuPodWithoutGpuToleration(Rule):
     severity = Severity.WARNING
     mechanism = "taints-and-tolerations-for-gpu-nodes"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         taint = graph.facts.gpu_taint

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from kubernai.model.features import NODE_LABEL_TERMS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.node_labels import SELECTOR_KINDS, gpu_label_catalog, label_terms
 from kubernai.model.resource import Resource, is_placeholder
@@ -81,6 +82,7 @@ class InvalidGfdLabelValue(Rule):
     severity = Severity.WARNING
     mechanism = "gpu-feature-discovery-and-labels"
     kinds = SELECTOR_KINDS
+    requires = frozenset({NODE_LABEL_TERMS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         enums = gpu_label_catalog().gfd_enums

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
+from kubernai.model.features import NODE_LABEL_TERMS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.node_labels import (
     GKE_ACCELERATOR,
@@ -103,6 +104,7 @@ class InvalidGkeAcceleratorValue(Rule):
     severity = Severity.ERROR
     mechanism = "gpu-feature-discovery-and-labels"
     kinds = SELECTOR_KINDS
+    requires = frozenset({NODE_LABEL_TERMS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for term in label_terms(resource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kubernai.model.features import POD_TOPOLOGY
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource, format_path, is_placeholder
 from kubernai.model.topology import DO_NOT_SCHEDULE, SCHEDULE_ANYWAY, topology_terms
@@ -109,6 +110,7 @@ class InvalidTopologySpreadConstraint(Rule):
     severity = Severity.ERROR
     mechanism = "pod-affinity-for-distributed-training"
     workloads_only = True
+    requires = frozenset({POD_TOPOLOGY})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import POD_TOPOLOGY
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.topology import (
@@ -107,6 +108,7 @@ class MisspelledTopologyKey(Rule):
     severity = Severity.WARNING
     mechanism = "pod-affinity-for-distributed-training"
     workloads_only = True
+    requires = frozenset({POD_TOPOLOGY})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if node_labels(graph) is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import (
     KUEUE_QUEUE_LABEL,
     accelerator_names,
@@ -191,6 +192,7 @@ class ServingPreemptsGpuTraining(Rule):
         }
     )
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if (resource.group, resource.kind) not in _SERVING:

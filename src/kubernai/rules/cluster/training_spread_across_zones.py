@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import POD_TOPOLOGY
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.topology import (
@@ -111,6 +112,7 @@ class TrainingSpreadAcrossZones(Rule):
     severity = Severity.WARNING
     mechanism = "pod-affinity-for-distributed-training"
     workloads_only = True
+    requires = frozenset({POD_TOPOLOGY})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if (resource.group, resource.kind) not in TRAINING_KINDS:

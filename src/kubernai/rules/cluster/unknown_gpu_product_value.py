@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import NODE_LABEL_TERMS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.node_labels import (
     GFD_PRODUCT,
@@ -104,6 +105,7 @@ class UnknownGpuProductValue(Rule):
     severity = Severity.WARNING
     mechanism = "gpu-feature-discovery-and-labels"
     kinds = SELECTOR_KINDS
+    requires = frozenset({NODE_LABEL_TERMS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         known = graph.facts.gpu_product

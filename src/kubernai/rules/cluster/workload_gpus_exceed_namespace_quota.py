@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import is_accelerator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.podrequests import (
@@ -98,6 +99,7 @@ class WorkloadGpusExceedNamespaceQuota(Rule):
     severity = Severity.ERROR
     mechanism = "resource-quotas-for-gpu-namespaces"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         quotas = [

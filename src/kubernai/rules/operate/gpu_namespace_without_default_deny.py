@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import accelerator_names
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.network_policy import (
@@ -132,6 +133,7 @@ class GpuNamespaceWithoutDefaultDeny(Rule):
     severity = Severity.WARNING
     mechanism = "network-policy-for-multi-tenant-ai"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         policies = policies_for(graph, resource)

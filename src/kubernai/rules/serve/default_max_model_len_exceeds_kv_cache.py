@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -96,6 +97,7 @@ class DefaultMaxModelLenExceedsKvCache(Rule):
     severity = Severity.ERROR
     mechanism = "kv-cache-sizing-for-llm-serving"
     workloads_only = True
+    requires = frozenset({LLM_SERVER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for fit in kv_cache_fits(resource, graph):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.quantity import parse_count
 from kubernai.model.resource import Resource, get_path
@@ -114,6 +115,7 @@ class LlmLivenessWithoutStartupProbe(Rule):
     severity = Severity.WARNING
     mechanism = "model-registry-sidecar-pattern"
     workloads_only = True
+    requires = frozenset({LLM_SERVER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.calc.kv_cache import GIB
+from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -104,6 +105,7 @@ class MaxNumSeqsExceedsKvCache(Rule):
     severity = Severity.INFO
     mechanism = "kv-cache-sizing-for-llm-serving"
     workloads_only = True
+    requires = frozenset({LLM_SERVER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for fit in kv_cache_fits(resource, graph):

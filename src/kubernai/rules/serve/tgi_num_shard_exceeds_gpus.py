@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.server_cache import template_servers
@@ -83,6 +84,7 @@ class TgiNumShardExceedsGpus(Rule):
     severity = Severity.ERROR
     mechanism = "triton-vs-vllm-vs-tgi"
     workloads_only = True
+    requires = frozenset({LLM_SERVER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.calc.kv_cache import GIB
+from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -106,6 +107,7 @@ class VllmWeightsExceedGpuMemory(Rule):
     severity = Severity.ERROR
     mechanism = "kv-cache-sizing-for-llm-serving"
     workloads_only = True
+    requires = frozenset({LLM_SERVER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for fit in kv_cache_fits(resource, graph):

@@ -10,6 +10,7 @@ from kubernai.model.compute_capability import (
 from kubernai.model.deepspeed_precision import (
     BF16,
 )
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import requests_nvidia_gpu
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.precision_settings import (
@@ -106,6 +107,7 @@ class Bf16OnGpuWithoutBf16(Rule):
     severity = Severity.WARNING
     mechanism = "mixed-precision-bf16-vs-fp16"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -12,6 +12,7 @@ from kubernai.calc.train_memory import (
     model_sizes,
     strategy_memory,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.kv_cache_inputs import GpuChoice, gpu_choice, gpu_count
 from kubernai.model.resource import Resource
@@ -123,6 +124,7 @@ class DdpModelStatesExceedGpuMemory(Rule):
     severity = Severity.ERROR
     mechanism = "pytorch-ddp-vs-fsdp"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

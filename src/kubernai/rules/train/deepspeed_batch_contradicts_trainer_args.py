@@ -15,6 +15,7 @@ from kubernai.model.deepspeed_batch import (
     batch_keys,
     deepspeed_launches,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource
 from kubernai.model.training import Launch
@@ -174,6 +175,7 @@ class DeepspeedBatchContradictsTrainerArgs(Rule):
     severity = Severity.ERROR
     mechanism = "gradient-accumulation-mechanics"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for found in deepspeed_launches(resource, graph):

@@ -11,6 +11,7 @@ from kubernai.model.deepspeed_batch import (
     derivation,
     elasticity_enabled,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.world_size import deepspeed_world_size, launch_world_size
@@ -115,6 +116,7 @@ class DeepspeedBatchNotDivisible(Rule):
     severity = Severity.ERROR
     mechanism = "gradient-accumulation-mechanics"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for found in deepspeed_launches(resource, graph):

@@ -9,6 +9,7 @@ from kubernai.model.deepspeed_batch import (
     deepspeed_launches,
     elasticity_enabled,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.world_size import deepspeed_world_size, launch_world_size
@@ -114,6 +115,7 @@ class DeepspeedBatchSizeMismatch(Rule):
     severity = Severity.ERROR
     mechanism = "gradient-accumulation-mechanics"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for found in deepspeed_launches(resource, graph):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from kubernai.model.compute_capability import (
     gpu_range,
 )
+from kubernai.model.features import ACCELERATOR, LAUNCHER
 from kubernai.model.gpu import requests_nvidia_gpu
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.precision_settings import (
@@ -118,6 +119,7 @@ class DeepspeedFp16OnPreVoltaGpu(Rule):
     severity = Severity.ERROR
     mechanism = "mixed-precision-bf16-vs-fp16"
     workloads_only = True
+    requires = frozenset({ACCELERATOR, LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for found, reason in deepspeed_fp16_launches(resource, graph):

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from kubernai.model.deepspeed_precision import (
     AUTO,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.precision_settings import (
     TrainerFlag,
@@ -149,6 +150,7 @@ class DeepspeedPrecisionContradictsTrainerArgs(Rule):
     severity = Severity.ERROR
     mechanism = "mixed-precision-bf16-vs-fp16"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for found in trainer_deepspeed_launches(resource, graph):

@@ -14,6 +14,7 @@ from kubernai.model.elastic import (
     job_rendezvous,
     port_of,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -105,6 +106,7 @@ class DefaultRendezvousIdOnSharedStore(Rule):
     severity = Severity.WARNING
     mechanism = "torch-elastic-fault-tolerance"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         reported: set[Path] = set()

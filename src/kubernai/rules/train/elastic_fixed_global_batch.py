@@ -11,6 +11,7 @@ from kubernai.model.deepspeed_batch import (
     deepspeed_launches,
     elasticity_enabled,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.world_size import (
@@ -164,6 +165,7 @@ class ElasticFixedGlobalBatch(Rule):
     severity = Severity.WARNING
     mechanism = "gradient-accumulation-mechanics"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for found in deepspeed_launches(resource, graph):

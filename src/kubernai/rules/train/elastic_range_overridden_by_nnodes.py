@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.model.elastic import COMMAND_LINE, elastic_range, job_rendezvous
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -81,6 +82,7 @@ class ElasticRangeOverriddenByNnodes(Rule):
     severity = Severity.WARNING
     mechanism = "torch-elastic-fault-tolerance"
     kinds = frozenset({"PyTorchJob"})
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         policy_range = elastic_range(resource)

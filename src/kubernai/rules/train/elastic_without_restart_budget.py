@@ -14,6 +14,7 @@ from kubernai.model.elastic import (
     elastic_policy,
     job_rendezvous,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -95,6 +96,7 @@ class ElasticWithoutRestartBudget(Rule):
     severity = Severity.WARNING
     mechanism = "torch-elastic-fault-tolerance"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         policy = elastic_policy(resource)

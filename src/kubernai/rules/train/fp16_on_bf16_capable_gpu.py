@@ -12,6 +12,7 @@ from kubernai.model.deepspeed_precision import (
     FP8,
     FP16,
 )
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import requests_nvidia_gpu
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.precision_settings import (
@@ -94,6 +95,7 @@ class Fp16OnBf16CapableGpu(Rule):
     severity = Severity.INFO
     mechanism = "mixed-precision-bf16-vs-fp16"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -10,6 +10,7 @@ from kubernai.model.compute_capability import (
 from kubernai.model.deepspeed_precision import (
     FP8,
 )
+from kubernai.model.features import ACCELERATOR
 from kubernai.model.gpu import requests_nvidia_gpu
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.precision_settings import (
@@ -100,6 +101,7 @@ class Fp8OnGpuWithoutFp8(Rule):
     severity = Severity.WARNING
     mechanism = "mixed-precision-bf16-vs-fp16"
     workloads_only = True
+    requires = frozenset({ACCELERATOR})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

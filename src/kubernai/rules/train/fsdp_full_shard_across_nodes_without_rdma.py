@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.model.fabric import rdma_signal
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.sharding import FULL_SHARD, launch_sharding
@@ -112,6 +113,7 @@ class FsdpFullShardAcrossNodesWithoutRdma(Rule):
     severity = Severity.INFO
     mechanism = "pytorch-ddp-vs-fsdp"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -13,6 +13,7 @@ from kubernai.model.elastic import (
     is_loopback,
     job_rendezvous,
 )
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.pytorchjob import is_pytorchjob
 from kubernai.model.resource import Path, Resource
@@ -110,6 +111,7 @@ class MultiNodeRendezvousOnLocalhost(Rule):
     severity = Severity.ERROR
     mechanism = "torch-elastic-fault-tolerance"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         reported: set[Path] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.model.distributed_env import env_settings, training_containers
+from kubernai.model.features import DISTRIBUTED_TRAINING
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -94,6 +95,7 @@ class NcclDebugLeftOn(Rule):
     severity = Severity.INFO
     mechanism = "pytorch-ddp-vs-fsdp"
     workloads_only = True
+    requires = frozenset({DISTRIBUTED_TRAINING})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for _, container in training_containers(resource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.model.elastic import DEFAULT, STATIC, job_rendezvous
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -92,6 +93,7 @@ class StaticRendezvousWithoutNodeRank(Rule):
     severity = Severity.ERROR
     mechanism = "torch-elastic-fault-tolerance"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         reported: set[Path] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.model.distributed_env import env_settings
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource
 from kubernai.model.server_parallelism import device_limit, shm_provided
@@ -184,6 +185,7 @@ class TrainingWithoutDevShm(Rule):
     severity = Severity.WARNING
     mechanism = "pytorch-ddp-vs-fsdp"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

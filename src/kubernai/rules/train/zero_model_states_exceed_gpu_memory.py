@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -125,6 +126,7 @@ class ZeroModelStatesExceedGpuMemory(Rule):
     severity = Severity.ERROR
     mechanism = "deepspeed-zero-stages"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         seen: set[str] = set()

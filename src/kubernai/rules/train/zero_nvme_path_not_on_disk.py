@@ -6,6 +6,7 @@ import posixpath
 from collections.abc import Iterator
 
 from kubernai.model.checkpoint import storage_of
+from kubernai.model.features import LAUNCHER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, iter_maps
 from kubernai.model.workload import Container
@@ -123,6 +124,7 @@ class ZeroNvmePathNotOnDisk(Rule):
     severity = Severity.WARNING
     mechanism = "deepspeed-zero-stages"
     workloads_only = True
+    requires = frozenset({LAUNCHER})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for run in zero_runs(resource, graph):
