@@ -148,7 +148,17 @@ def is_checkpoint_dir_key(option: Option) -> bool:
 
 
 def checkpoint_mounts(container: Container) -> Iterator[tuple[int, str, str]]:
-    """Writable mounts named, or mounted at a path named, for checkpoints."""
+    """Writable mounts named, or mounted at a path named, for checkpoints.
+
+    Found once per container.
+    """
+    found = memoised(
+        container, "checkpoint_mounts", lambda: tuple(_checkpoint_mounts(container))
+    )
+    return iter(found)
+
+
+def _checkpoint_mounts(container: Container) -> Iterator[tuple[int, str, str]]:
     for index, mount in iter_maps(container.raw, "volumeMounts"):
         if mount.get("readOnly") is True:
             continue

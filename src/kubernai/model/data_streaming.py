@@ -353,16 +353,20 @@ def _configs(
     )
 
 
+def _may_name_config_file(template: PodTemplate, text: str) -> bool:
+    """Whether a command line (``_raw_text``) may name a config file of a volume."""
+    return bool(get_list(template.spec, "volumes")) and any(
+        suffix in text for suffix in (".yaml", ".yml", ".json")
+    )
+
+
 def _config_files(
     resource: Resource,
     template: PodTemplate,
     container: Container,
     graph: ObjectGraph,
 ) -> list[_Config]:
-    text = _raw_text(container)
-    if not get_list(template.spec, "volumes") or not any(
-        suffix in text for suffix in (".yaml", ".yml", ".json")
-    ):
+    if not _may_name_config_file(template, _raw_text(container)):
         return []
     env = _env(container)
     lines = _lines(container)
@@ -505,8 +509,14 @@ def _container_configs(
     graph: ObjectGraph,
 ) -> Iterator[StreamingConfig]:
     text = _raw_text(container)
-    env = _env(container)
     wanted = ".dataset." in text or "data_local" in text or "data_remote" in text
+    if (
+        not wanted
+        and "Stream" not in text
+        and not _may_name_config_file(template, text)
+    ):
+        return  # no overrides, no Python dataset call and no config file to read
+    env = _env(container)
     lines = _lines(container) if wanted else []
     overrides = _overrides(container, lines, env)
     configs = _configs(resource, template, container, graph)

@@ -298,7 +298,13 @@ def unbounded_empty_dir(volume: Mapping[str, Any]) -> bool:
 
 def has_unbounded_empty_dir(template: PodTemplate) -> bool:
     """Whether one of the template's volumes is an :func:`unbounded_empty_dir`."""
-    return any(unbounded_empty_dir(v) for _, v in iter_maps(template.spec, "volumes"))
+    return memoised(
+        template,
+        "unbounded_empty_dir",
+        lambda: any(
+            unbounded_empty_dir(v) for _, v in iter_maps(template.spec, "volumes")
+        ),
+    )
 
 
 # -- workloads that checkpoint ----------------------------------------------------

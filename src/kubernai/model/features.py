@@ -18,7 +18,6 @@ from kubernai.model.resource import Resource
 from kubernai.model.server_cache import template_servers
 from kubernai.model.topology import has_topology_terms
 from kubernai.model.training import launches
-from kubernai.model.workload import memoised
 
 ACCELERATOR = "accelerator"
 """A container of a pod template asks for an accelerator (``accelerator_names``)."""
@@ -72,19 +71,15 @@ FEATURES: dict[str, Callable[[Resource], bool]] = {
 
 
 def has_feature(resource: Resource, name: str) -> bool:
-    """Whether ``resource`` has the feature (answered once per object).
+    """Whether ``resource`` has the feature.
 
     A test that fails on malformed input counts as present, so that the
     rules run and report what they report on such input.
     """
-
-    def test() -> bool:
-        try:
-            return FEATURES[name](resource)
-        except Exception:  # noqa: BLE001 - the rules report the crash themselves
-            return True
-
-    return memoised(resource, "feature " + name, test)
+    try:
+        return FEATURES[name](resource)
+    except Exception:  # noqa: BLE001 - the rules report the crash themselves
+        return True
 
 
 def present_features(resource: Resource, names: frozenset[str]) -> frozenset[str]:

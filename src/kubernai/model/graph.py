@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from kubernai.model.facts import ClusterFacts
 from kubernai.model.resource import Resource, get_map, get_path, get_str, iter_maps
@@ -56,7 +56,7 @@ class ObjectGraph:
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_namespace: dict[str, list[Resource]] = defaultdict(list)
         self._of_kind: dict[tuple[str, str | None], tuple[Resource, ...]] = {}
-        self._derived: dict[Hashable, object] = {}
+        self._derived: dict[Hashable, Any] = {}
         for resource in self.resources:
             namespace = "" if resource.kind in CLUSTER_SCOPED else resource.namespace
             self._by_key.setdefault((resource.kind, namespace, resource.name), resource)
@@ -88,9 +88,12 @@ class ObjectGraph:
 
     def derived(self, key: Hashable, build: Callable[[ObjectGraph], T]) -> T:
         """A value computed once per graph (an index a rule needs for every object)."""
-        if key not in self._derived:
-            self._derived[key] = build(self)
-        return cast(T, self._derived[key])
+        derived = self._derived
+        if key in derived:
+            found: T = derived[key]
+            return found
+        made = derived[key] = build(self)
+        return made
 
     def in_namespace(self, namespace: str) -> tuple[Resource, ...]:
         """Every object of a namespace (``""``: objects that name none)."""

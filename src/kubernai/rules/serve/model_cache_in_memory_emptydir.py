@@ -159,18 +159,17 @@ def _problem(template: PodTemplate, size_limit: object) -> str:
             "files take node memory the scheduler never accounted for"
         )
     total = sum((limit for limit in limits if limit is not None), Fraction(0))
-    shown = _gib(total)
     if size is None:
         return (
             f"with no sizeLimit: the files count against the pod's memory limit "
-            f"of {shown} (sum of container limits), together with the server's "
-            "own memory"
+            f"of {_gib(total)} (sum of container limits), together with the "
+            "server's own memory"
         )
     if size >= total:
         return (
             f"with sizeLimit {format_quantity(size_limit)}, not below the pod's "
-            f"memory limit of {shown}: the files can fill the memory the server "
-            "needs"
+            f"memory limit of {_gib(total)}: the files can fill the memory the "
+            "server needs"
         )
     return ""
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.pytorchjob import (
     MASTER,
+    OPERATOR_ENV,
     REPLICA_TYPES,
     InjectedEnv,
     injected_env,
@@ -124,15 +125,16 @@ class PytorchjobEnvOverriddenByOperator(Rule):
         for template in resource.templates:
             if template.role not in REPLICA_TYPES:
                 continue
-            injected = injected_env(resource, template.role)
             for container in template.containers:
                 if container.init:
                     continue
                 for index, item in iter_maps(container.raw, "env"):
-                    found = injected.get(get_str(item, "name"))
+                    name = get_str(item, "name")
+                    if name not in OPERATOR_ENV:
+                        continue  # the operator appends nothing else
+                    found = injected_env(resource, template.role).get(name)
                     if found is None:
                         continue
-                    name = found.name
                     value = item.get("value")
                     if isinstance(value, bool):
                         continue

@@ -125,6 +125,8 @@ class PytorchjobVariableReferenceUnresolved(Rule):
     def _references(
         self, resource: Resource, container: Container, provided: frozenset[str]
     ) -> Iterator[Finding]:
+        if not _has_references(container):
+            return
         named = [
             (i, get_str(item, "name")) for i, item in iter_maps(container.raw, "env")
         ]
@@ -175,6 +177,15 @@ class PytorchjobVariableReferenceUnresolved(Rule):
                     path=_value_path(container, index),
                 )
                 break
+
+
+def _has_references(container: Container) -> bool:
+    """Whether a ``$(VAR)`` reference appears in the command, args or env values."""
+    items = [
+        *(item for key in ("command", "args") for item in get_list(container.raw, key)),
+        *(item.get("value") for _, item in iter_maps(container.raw, "env")),
+    ]
+    return any(isinstance(item, str) and "$(" in item for item in items)
 
 
 def _condition(name: str) -> str:
