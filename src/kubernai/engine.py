@@ -111,6 +111,11 @@ def _has_marks(resource: Resource) -> bool:
 
 def run(loaded: LoadResult, *, config: Config, rules: Sequence[Rule]) -> Report:
     """Run ``rules`` on everything loaded and return the report."""
+    with _cyclic_gc_paused():
+        return _run(loaded, config=config, rules=rules)
+
+
+def _run(loaded: LoadResult, *, config: Config, rules: Sequence[Rule]) -> Report:
     report = Report(
         files=len(loaded.files),
         objects=len(loaded.resources),
@@ -136,20 +141,19 @@ def run(loaded: LoadResult, *, config: Config, rules: Sequence[Rule]) -> Report:
     crash_rule = by_code.get(InternalError.code) or InternalError()
     graph = ObjectGraph(loaded.resources, facts=config.facts)
     plan = _Plan(checks)
-    with _cyclic_gc_paused():
-        for resource in graph.resources:
-            for rule in plan.rules_for(resource):
-                try:
-                    found = list(rule.check(resource, graph))
-                except Exception as exc:  # noqa: BLE001 - one crashing rule must not stop the run
-                    report.findings.append(_crash(crash_rule, rule, resource, exc))
-                    report.tracebacks.append("".join(traceback.format_exception(exc)))
-                    continue
-                for finding in found:
-                    if _suppressed(finding, resource, rule, config):
-                        report.suppressed += 1
-                    else:
-                        report.findings.append(finding)
+    for resource in graph.resources:
+        for rule in plan.rules_for(resource):
+            try:
+                found = list(rule.check(resource, graph))
+            except Exception as exc:  # noqa: BLE001 - one crashing rule must not stop the run
+                report.findings.append(_crash(crash_rule, rule, resource, exc))
+                report.tracebacks.append("".join(traceback.format_exception(exc)))
+                continue
+            for finding in found:
+                if _suppressed(finding, resource, rule, config):
+                    report.suppressed += 1
+                else:
+                    report.findings.append(finding)
     report.findings.sort(key=lambda f: f.sort_key)
     return report
 
@@ -161,7 +165,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
     Rules allocate many small objects that reference counting frees, and keep
     memoised results on the objects; each collection would walk every object
     loaded (all manifests, parsed), so a large input spent a sixth of the rule
-    phase in the collector. It resumes, as it was, when the rules are done.
+    phase in the collector. It resumes, as it was, when the rules are done
+    (``kubernai check`` keeps it paused for loading as well).
     """
     enabled = gc.isenabled()
     gc.disable()

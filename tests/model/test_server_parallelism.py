@@ -6,7 +6,6 @@ import yaml
 from kubernai.model.resource import Resource, Source, format_path
 from kubernai.model.server_parallelism import (
     device_limit,
-    env_names,
     int_flag,
     multi_node_reason,
     shm_provided,
@@ -14,6 +13,7 @@ from kubernai.model.server_parallelism import (
     world_size,
 )
 from kubernai.model.servers import servers
+from kubernai.model.workload import env_names
 
 
 def pod(spec_yaml: str, *, kind: str = "Pod", api: str = "v1"):

@@ -827,12 +827,13 @@ def _store_uris(
                 if "://" in token.text:
                     for uri, provider in _uris_in(expand(token.text, env)):
                         yield StoreUri(container, uri, provider, token.path)
-        for index, item in iter_maps(container.raw, "env"):
-            value = env.get(get_str(item, "name"))
-            if value and "://" in value:
-                where = (*container.path, "env", index, "value")
-                for uri, provider in _uris_in(value):
-                    yield StoreUri(container, uri, provider, where)
+        if any("://" in value for value in env.values()):
+            for index, item in iter_maps(container.raw, "env"):
+                value = env.get(get_str(item, "name"))
+                if value and "://" in value:
+                    where = (*container.path, "env", index, "value")
+                    for uri, provider in _uris_in(value):
+                        yield StoreUri(container, uri, provider, where)
         for config in _configs(resource, template, container, graph):
             for text in _strings(config.data):
                 if "://" in text:

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubernai.model.checkpoint import checkpoint_mounts, checkpoint_options
+from kubernai.model.deepspeed_precision import precision_configs
 from kubernai.model.distributed_env import training_containers
 from kubernai.model.gpu import accelerator_names
+from kubernai.model.kubelet_config import kubelet_configs
+from kubernai.model.model_download import may_download
 from kubernai.model.node_labels import label_terms
 from kubernai.model.resource import Resource
+from kubernai.model.scheduler_config import configs_in
 from kubernai.model.server_cache import template_servers
 from kubernai.model.topology import has_topology_terms
-from kubernai.model.training import launches
+from kubernai.model.training import deepspeed_configs, launches
 
 ACCELERATOR = "accelerator"
 """A container of a pod template asks for an accelerator (``accelerator_names``)."""
@@ -33,6 +38,19 @@ POD_TOPOLOGY = "pod-topology"
 (``has_topology_terms``)."""
 NODE_LABEL_TERMS = "node-label-terms"
 """The object requires node labels (``node_labels.label_terms``)."""
+CHECKPOINT_HINTS = "checkpoint-hints"
+"""A container names a checkpoint option or mounts a checkpoint volume
+(``checkpoint.checkpoint_options`` or ``checkpoint.checkpoint_mounts``)."""
+MODEL_DOWNLOADS = "model-downloads"
+"""A container may download model files (``model_download.may_download``)."""
+DEEPSPEED_CONFIG = "deepspeed-config"
+"""A ConfigMap holds a DeepSpeed JSON config (``training.deepspeed_configs`` or
+``deepspeed_precision.precision_configs``)."""
+KUBELET_CONFIG = "kubelet-config"
+"""The object is or carries a KubeletConfiguration (``kubelet_configs``)."""
+SCHEDULER_CONFIG = "scheduler-config"
+"""The object is or carries a kube-scheduler configuration
+(``scheduler_config.configs_in``)."""
 
 
 def _accelerator(resource: Resource) -> bool:
@@ -59,6 +77,33 @@ def _node_label_terms(resource: Resource) -> bool:
     return next(label_terms(resource), None) is not None
 
 
+def _checkpoint_hints(resource: Resource) -> bool:
+    return any(
+        next(checkpoint_options(c), None) is not None
+        or next(checkpoint_mounts(c), None) is not None
+        for t in resource.templates
+        for c in t.containers
+    )
+
+
+def _model_downloads(resource: Resource) -> bool:
+    return any(may_download(c) for t in resource.templates for c in t.containers)
+
+
+def _deepspeed_config(resource: Resource) -> bool:
+    return bool(precision_configs(resource)) or (
+        next(deepspeed_configs(resource), None) is not None
+    )
+
+
+def _kubelet_config(resource: Resource) -> bool:
+    return next(kubelet_configs(resource), None) is not None
+
+
+def _scheduler_config(resource: Resource) -> bool:
+    return bool(configs_in(resource))
+
+
 FEATURES: dict[str, Callable[[Resource], bool]] = {
     ACCELERATOR: _accelerator,
     LLM_SERVER: _llm_server,
@@ -66,6 +111,11 @@ FEATURES: dict[str, Callable[[Resource], bool]] = {
     DISTRIBUTED_TRAINING: _distributed_training,
     POD_TOPOLOGY: _pod_topology,
     NODE_LABEL_TERMS: _node_label_terms,
+    CHECKPOINT_HINTS: _checkpoint_hints,
+    MODEL_DOWNLOADS: _model_downloads,
+    DEEPSPEED_CONFIG: _deepspeed_config,
+    KUBELET_CONFIG: _kubelet_config,
+    SCHEDULER_CONFIG: _scheduler_config,
 }
 """Every feature by name, with the test that tells whether an object has it."""
 

@@ -296,7 +296,10 @@ def downloads(container: Container, graph: ObjectGraph | None = None) -> list[Do
     return found
 
 
-def _mentions_a_tool(container: Container) -> bool:
+def may_download(container: Container) -> bool:
+    """Whether :func:`downloads` can find anything: a cheap test of the raw text."""
+    if KSERVE_STORAGE_INITIALIZER in get_str(container.raw, "image"):
+        return True
     for name in ("command", "args"):
         for item in get_list(container.raw, name):
             if isinstance(item, str) and _TOOL_WORD.search(item):
@@ -306,8 +309,7 @@ def _mentions_a_tool(container: Container) -> bool:
 
 def _downloads(container: Container) -> list[Download]:
     found: list[Download] = []
-    initializer_image = KSERVE_STORAGE_INITIALIZER in get_str(container.raw, "image")
-    if not initializer_image and not _mentions_a_tool(container):
+    if not may_download(container):
         return found
     env = env_values(container)
     variables = dict(env)

@@ -41,13 +41,16 @@ def pod_request(template: PodTemplate, name: str) -> Fraction:
     """
     regular = largest_init = _ZERO
     for container in template.containers:
-        amount = container_request(container, name) or _ZERO
+        amount = container_request(container, name)
+        if not amount:
+            continue  # unset, unparsable or zero: adds nothing
         if container.init and not _is_sidecar(container):
             largest_init = max(largest_init, amount)
         else:
-            regular += amount
-    overhead = parse_quantity(get_map(template.spec, "overhead").get(name)) or 0
-    return max(regular, largest_init) + overhead
+            regular = regular + amount if regular else amount
+    total = max(regular, largest_init)
+    overhead = parse_quantity(get_map(template.spec, "overhead").get(name))
+    return total + overhead if overhead else total
 
 
 def requested_names(template: PodTemplate) -> set[str]:

@@ -46,7 +46,7 @@ from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Path, Resource, get_str, iter_maps
 from kubernai.model.servers import Token, command_tokens
 from kubernai.model.training import ACCELERATE, normalise, parse_launch
-from kubernai.model.workload import Container, PodTemplate, memoised
+from kubernai.model.workload import Container, PodTemplate, env_names, memoised
 
 ACCELERATE_ENV = "ACCELERATE_MIXED_PRECISION"
 MIXED_PRECISION = "--mixed_precision"
@@ -216,6 +216,8 @@ def _accelerate(container: Container) -> PrecisionSetting | None:
             container,
             "accelerate",
         )
+    if ACCELERATE_ENV not in env_names(container):
+        return None
     for index, item in iter_maps(container.raw, "env"):
         if get_str(item, "name") != ACCELERATE_ENV:
             continue

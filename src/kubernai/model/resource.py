@@ -59,9 +59,17 @@ def get_path(data: Any, *path: str | int) -> Any:
     return data
 
 
+# ``get_map``, ``get_list`` and ``get_str`` read one key of a dict (most calls)
+# without calling ``get_path``: the same answer at half the cost.
+
+
 def get_map(data: Any, *path: str | int) -> Mapping[str, Any]:
     """The mapping at ``path``, or an empty one."""
-    value = get_path(data, *path)
+    value: Any = (
+        data.get(path[0])
+        if len(path) == 1 and type(data) is dict and path[0].__class__ is str
+        else get_path(data, *path)
+    )
     kind = type(value)
     if kind is dict or kind is _PROXY:
         return value  # type: ignore[no-any-return]
@@ -72,13 +80,21 @@ def get_map(data: Any, *path: str | int) -> Mapping[str, Any]:
 
 def get_list(data: Any, *path: str | int) -> list[Any]:
     """The list at ``path``, or an empty one."""
-    value = get_path(data, *path)
+    value: Any = (
+        data.get(path[0])
+        if len(path) == 1 and type(data) is dict and path[0].__class__ is str
+        else get_path(data, *path)
+    )
     return value if type(value) is list else []
 
 
 def get_str(data: Any, *path: str | int) -> str:
     """The string at ``path``, or ``""``."""
-    value = get_path(data, *path)
+    value: Any = (
+        data.get(path[0])
+        if len(path) == 1 and type(data) is dict and path[0].__class__ is str
+        else get_path(data, *path)
+    )
     return value if type(value) is str else ""
 
 

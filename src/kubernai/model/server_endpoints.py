@@ -22,10 +22,10 @@ from typing import Any
 
 from kubernai.model.resource import Path, get_list, get_map, get_str, iter_maps
 from kubernai.model.server_cache import container_tokens
-from kubernai.model.server_parallelism import env_names, has_env_from
+from kubernai.model.server_parallelism import has_env_from
 from kubernai.model.server_release import is_upstream_tgi
 from kubernai.model.servers import TGI, TRITON, VLLM, ServerArgs
-from kubernai.model.workload import Container
+from kubernai.model.workload import Container, env_names
 
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 SERVER_NAMES = {VLLM: "vLLM", TGI: "TGI", TRITON: "Triton"}

@@ -39,7 +39,7 @@ from kubernai.model.servers import (
     ServerArgs,
     Token,
 )
-from kubernai.model.workload import Container, PodTemplate, memoised
+from kubernai.model.workload import Container, PodTemplate, env_names
 
 # Device-plugin resources whose count is the number of devices the framework
 # sees, in the order they are looked up.
@@ -207,19 +207,6 @@ def _runs_ray(tokens: Iterable[Token]) -> bool:
             return True
         previous = text
     return False
-
-
-def env_names(container: Container) -> frozenset[str]:
-    """Names of the container's ``env`` entries (``value`` or ``valueFrom``).
-
-    Read once per container.
-    """
-    return memoised(container, "env_names", lambda: _env_names(container))
-
-
-def _env_names(container: Container) -> frozenset[str]:
-    names = (get_str(item, "name") for _, item in iter_maps(container.raw, "env"))
-    return frozenset(name for name in names if name)
 
 
 def has_env_from(container: Container) -> bool:

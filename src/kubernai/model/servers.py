@@ -67,8 +67,11 @@ class ServerArgs:
 
     def has(self, *names: str) -> bool:
         """Whether any of ``names`` is given."""
-        flags, env = self.flags, self.env
-        return any(_flag(n) in flags or self._env_key(n) in env for n in names)
+        flags = self.flags
+        if self.kind != TGI:  # only TGI reads flags from the environment
+            return not flags.keys().isdisjoint(map(_flag, names))
+        env = self.env
+        return any(_flag(n) in flags or _env_name(n) in env for n in names)
 
     def _env_key(self, name: str) -> str:
         return _env_name(name) if self.kind == TGI else ""

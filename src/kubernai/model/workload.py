@@ -373,3 +373,16 @@ def memoised(
         return found
     made = memo[key] = make()
     return made
+
+
+def env_names(container: Container) -> frozenset[str]:
+    """Names of the container's ``env`` entries (``value`` or ``valueFrom``).
+
+    Read once per container.
+    """
+    return memoised(container, "env_names", lambda: _env_names(container))
+
+
+def _env_names(container: Container) -> frozenset[str]:
+    names = (get_str(item, "name") for _, item in iter_maps(container.raw, "env"))
+    return frozenset(name for name in names if name)

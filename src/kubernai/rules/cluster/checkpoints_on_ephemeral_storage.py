@@ -16,6 +16,7 @@ from kubernai.model.eviction import (
     is_kubeflow_training,
     is_training_kind,
 )
+from kubernai.model.features import CHECKPOINT_HINTS
 from kubernai.model.gpu import requests_accelerator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
@@ -117,6 +118,7 @@ class CheckpointsOnEphemeralStorage(Rule):
     mechanism = "eviction-and-gpu-workloads"
     kinds = TRAINING_KIND_NAMES
     workloads_only = True
+    requires = frozenset({CHECKPOINT_HINTS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if not is_training_kind(resource.group, resource.kind):

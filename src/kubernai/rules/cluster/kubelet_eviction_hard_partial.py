@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from kubernai.model.features import KUBELET_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.kubelet_config import default_eviction_hard, kubelet_configs
 from kubernai.model.resource import Resource
@@ -61,6 +62,7 @@ class KubeletEvictionHardPartial(Rule):
     severity = Severity.WARNING
     mechanism = "eviction-and-gpu-workloads"
     kinds = frozenset({"KubeletConfiguration", "ConfigMap"})
+    requires = frozenset({KUBELET_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         defaults = default_eviction_hard()

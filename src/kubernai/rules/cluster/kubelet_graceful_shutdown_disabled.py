@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
+from kubernai.model.features import KUBELET_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.kubelet_config import (
     gpu_node_hint,
@@ -74,6 +75,7 @@ class KubeletGracefulShutdownDisabled(Rule):
     severity = Severity.WARNING
     mechanism = "eviction-and-gpu-workloads"
     kinds = frozenset({"KubeletConfiguration", "ConfigMap"})
+    requires = frozenset({KUBELET_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for config in kubelet_configs(resource):

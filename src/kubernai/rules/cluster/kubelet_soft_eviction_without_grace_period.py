@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from kubernai.model.features import KUBELET_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.kubelet_config import kubelet_configs
 from kubernai.model.resource import Resource, get_map
@@ -51,6 +52,7 @@ class KubeletSoftEvictionWithoutGracePeriod(Rule):
     severity = Severity.ERROR
     mechanism = "eviction-and-gpu-workloads"
     kinds = frozenset({"KubeletConfiguration", "ConfigMap"})
+    requires = frozenset({KUBELET_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for config in kubelet_configs(resource):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from kubernai.model.features import KUBELET_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.kubelet_config import kubelet_configs
 from kubernai.model.resource import Resource
@@ -56,6 +57,7 @@ class KubeletSoftEvictionWithoutPodGrace(Rule):
     severity = Severity.WARNING
     mechanism = "eviction-and-gpu-workloads"
     kinds = frozenset({"KubeletConfiguration", "ConfigMap"})
+    requires = frozenset({KUBELET_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for config in kubelet_configs(resource):

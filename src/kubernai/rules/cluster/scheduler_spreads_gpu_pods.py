@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from fractions import Fraction
 
+from kubernai.model.features import SCHEDULER_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.scheduler_config import (
@@ -81,6 +82,7 @@ class SchedulerSpreadsGpuPods(Rule):
     severity = Severity.WARNING
     mechanism = "kube-scheduler-scoring-for-gpu-pods"
     kinds = CARRIER_KINDS
+    requires = frozenset({SCHEDULER_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for config in configs_in(resource):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import SCHEDULER_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.scheduler_config import (
@@ -83,6 +84,7 @@ class SchedulerWeightOutOfRange(Rule):
     severity = Severity.ERROR
     mechanism = "kube-scheduler-scoring-for-gpu-pods"
     kinds = CARRIER_KINDS
+    requires = frozenset({SCHEDULER_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for config in configs_in(resource):

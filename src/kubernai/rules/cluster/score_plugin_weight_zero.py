@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import SCHEDULER_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, get_map, get_str, iter_maps
 from kubernai.model.scheduler_config import CARRIER_KINDS, as_int, configs_in
@@ -78,6 +79,7 @@ class ScorePluginWeightZero(Rule):
     severity = Severity.WARNING
     mechanism = "kube-scheduler-scoring-for-gpu-pods"
     kinds = CARRIER_KINDS
+    requires = frozenset({SCHEDULER_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for config in configs_in(resource):

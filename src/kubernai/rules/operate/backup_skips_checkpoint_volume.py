@@ -10,6 +10,7 @@ from kubernai.model.eviction import (
     is_kubeflow_training,
     is_training_kind,
 )
+from kubernai.model.features import CHECKPOINT_HINTS
 from kubernai.model.gpu import requests_accelerator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, get_str
@@ -157,6 +158,7 @@ class BackupSkipsCheckpointVolume(Rule):
     mechanism = "velero-backup-for-ai-clusters"
     kinds = TRAINING_KIND_NAMES
     workloads_only = True
+    requires = frozenset({CHECKPOINT_HINTS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if not is_training_kind(resource.group, resource.kind):

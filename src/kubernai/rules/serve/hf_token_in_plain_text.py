@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.model_download import HF_TOKEN_ENV
 from kubernai.model.resource import Resource, get_str, is_placeholder, iter_maps
+from kubernai.model.workload import env_names
 from kubernai.rules.base import Finding, Rule, Severity
 
 _KUBELET_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)")
@@ -93,6 +94,8 @@ class HfTokenInPlainText(Rule):
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:
             for container in template.containers:
+                if env_names(container).isdisjoint(HF_TOKEN_ENV):
+                    continue
                 for index, item in iter_maps(container.raw, "env"):
                     name = get_str(item, "name")
                     if name not in HF_TOKEN_ENV:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import MODEL_DOWNLOADS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.model_download import Download, downloads, mount_for
 from kubernai.model.resource import Resource, get_list, get_str, iter_maps
@@ -131,6 +132,7 @@ class ModelDownloadTargetNotShared(Rule):
     severity = Severity.ERROR
     mechanism = "model-registry-sidecar-pattern"
     workloads_only = True
+    requires = frozenset({MODEL_DOWNLOADS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

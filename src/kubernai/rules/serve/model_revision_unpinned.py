@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import MODEL_DOWNLOADS
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.model_download import SNAPSHOT_DOWNLOAD, downloads
 from kubernai.model.resource import Resource
@@ -96,6 +97,7 @@ class ModelRevisionUnpinned(Rule):
     severity = Severity.INFO
     mechanism = "model-registry-sidecar-pattern"
     workloads_only = True
+    requires = frozenset({MODEL_DOWNLOADS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for template in resource.templates:

@@ -15,8 +15,8 @@ from kubernai.model.server_endpoints import (
     listeners,
     probes,
 )
-from kubernai.model.server_parallelism import env_names
 from kubernai.model.servers import VLLM, ServerArgs
+from kubernai.model.workload import env_names
 from kubernai.rules.base import Finding, Rule, Severity
 
 

@@ -8,9 +8,9 @@ from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, get_str
 from kubernai.model.server_cache import template_servers
-from kubernai.model.server_parallelism import env_names
 from kubernai.model.server_release import tgi_release
 from kubernai.model.servers import TGI, VLLM
+from kubernai.model.workload import env_names
 from kubernai.rules.base import Finding, Rule, Severity
 
 # Service name → the variable its link sets (<NAME>_PORT=tcp://IP:PORT), for the

@@ -8,8 +8,8 @@ from kubernai.model.features import LLM_SERVER
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.server_cache import container_tokens, template_servers
-from kubernai.model.server_parallelism import env_names
 from kubernai.model.servers import TRITON
+from kubernai.model.workload import env_names
 from kubernai.rules.base import Finding, Rule, Severity
 
 _REPOSITORY_FLAGS = ("--model-repository", "--model-store")

@@ -14,6 +14,7 @@ from kubernai.model.eviction import (
     is_kubeflow_training,
     is_training_kind,
 )
+from kubernai.model.features import CHECKPOINT_HINTS
 from kubernai.model.gpu import requests_accelerator
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
@@ -125,6 +126,7 @@ class CheckpointDirOnReadOnlyVolume(Rule):
     mechanism = "checkpoint-storage-patterns"
     kinds = TRAINING_KIND_NAMES
     workloads_only = True
+    requires = frozenset({CHECKPOINT_HINTS})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         if not is_training_kind(resource.group, resource.kind):

@@ -12,6 +12,7 @@ from kubernai.model.deepspeed_batch import (
     elasticity_enabled,
     is_deepspeed_config,
 )
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.training import deepspeed_configs
@@ -75,6 +76,7 @@ class DeepspeedBatchSizeMissing(Rule):
     severity = Severity.ERROR
     mechanism = "gradient-accumulation-mechanics"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, data in deepspeed_configs(resource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubernai.model.deepspeed_batch import BATCH_KEYS, elasticity_enabled
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, get_path
 from kubernai.model.training import deepspeed_configs
@@ -72,6 +73,7 @@ class DeepspeedElasticityWithBatchKeys(Rule):
     severity = Severity.ERROR
     mechanism = "gradient-accumulation-mechanics"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, data in deepspeed_configs(resource):

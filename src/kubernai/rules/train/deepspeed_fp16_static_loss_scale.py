@@ -10,6 +10,7 @@ from kubernai.model.deepspeed_precision import (
     is_lamb,
     precision_configs,
 )
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -80,6 +81,7 @@ class DeepspeedFp16StaticLossScale(Rule):
     severity = Severity.WARNING
     mechanism = "mixed-precision-bf16-vs-fp16"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, data in precision_configs(resource):

@@ -10,6 +10,7 @@ from kubernai.model.deepspeed_precision import (
     is_lamb,
     precision_configs,
 )
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource, get_str
 from kubernai.rules.base import Finding, Rule, Severity
@@ -67,6 +68,7 @@ class DeepspeedLambWithStaticLossScale(Rule):
     severity = Severity.ERROR
     mechanism = "mixed-precision-bf16-vs-fp16"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, data in precision_configs(resource):

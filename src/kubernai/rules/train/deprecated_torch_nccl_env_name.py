@@ -11,7 +11,7 @@ from kubernai.model.distributed_env import (
 )
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
-from kubernai.model.server_parallelism import env_names
+from kubernai.model.workload import env_names
 from kubernai.rules.base import Finding, Rule, Severity
 
 
@@ -102,6 +102,8 @@ class DeprecatedTorchNcclEnvName(Rule):
                 if container.init:
                     continue
                 settings = env_settings(container)
+                if settings.keys().isdisjoint(renames):
+                    continue  # no legacy name set
                 names = env_names(container)
                 for legacy, current in renames.items():
                     old = settings.get(legacy)

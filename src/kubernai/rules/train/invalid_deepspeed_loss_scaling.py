@@ -13,6 +13,7 @@ from kubernai.model.deepspeed_precision import (
     precision_configs,
     shown,
 )
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.rules.base import Finding, Rule, Severity
@@ -153,6 +154,7 @@ class InvalidDeepspeedLossScaling(Rule):
     severity = Severity.ERROR
     mechanism = "mixed-precision-bf16-vs-fp16"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, data in precision_configs(resource):

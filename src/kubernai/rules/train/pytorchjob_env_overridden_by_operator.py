@@ -14,6 +14,7 @@ from kubernai.model.pytorchjob import (
     is_pytorchjob,
 )
 from kubernai.model.resource import Resource, get_str, is_placeholder, iter_maps
+from kubernai.model.workload import env_names
 from kubernai.rules.base import Finding, Rule, Severity
 
 _ADDRESSES = frozenset({"MASTER_ADDR", "PET_MASTER_ADDR"})
@@ -126,7 +127,7 @@ class PytorchjobEnvOverriddenByOperator(Rule):
             if template.role not in REPLICA_TYPES:
                 continue
             for container in template.containers:
-                if container.init:
+                if container.init or env_names(container).isdisjoint(OPERATOR_ENV):
                     continue
                 for index, item in iter_maps(container.raw, "env"):
                     name = get_str(item, "name")

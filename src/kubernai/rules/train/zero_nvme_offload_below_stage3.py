@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.zero_config import NVME, zero_configs
@@ -68,6 +69,7 @@ class ZeroNvmeOffloadBelowStage3(Rule):
     severity = Severity.WARNING
     mechanism = "deepspeed-zero-stages"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, zero in zero_configs(resource, graph):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubernai.model.features import DEEPSPEED_CONFIG
 from kubernai.model.graph import ObjectGraph
 from kubernai.model.resource import Resource
 from kubernai.model.zero_config import zero_configs
@@ -73,6 +74,7 @@ class ZeroParamOffloadBelowStage3(Rule):
     severity = Severity.WARNING
     mechanism = "deepspeed-zero-stages"
     kinds = frozenset({"ConfigMap"})
+    requires = frozenset({DEEPSPEED_CONFIG})
 
     def check(self, resource: Resource, graph: ObjectGraph) -> Iterator[Finding]:
         for key, zero in zero_configs(resource, graph):
